@@ -90,10 +90,13 @@ def labels(value, count: int, argument: str = "labels") -> np.ndarray:
     """Check integer labels that must pair one-to-one with `count` images. Return them as int64."""
     value = np.asarray(value)
     if value.ndim != 1 or not np.issubdtype(value.dtype, np.integer):
-        raise TypeError(f"{argument} must be a 1-D integer array; received {describe(value)}.")
+        raise TypeError(
+            f"{argument} must be a 1-D integer array; received {describe(value)}. Convert with np.asarray(labels, dtype=np.int64)."
+        )
     if len(value) != count:
         raise ValueError(
-            f"{argument} must have one label per image: received {len(value)} labels for {count} images."
+            f"{argument} must have one label per image: received {len(value)} labels for {count} images. "
+            "Pass the labels that belong to these images."
         )
     return value.astype(np.int64, copy=False)
 
@@ -103,14 +106,20 @@ def features(value, argument: str) -> np.ndarray:
     if hasattr(value, "numpy"):
         value = value.numpy()
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"{argument} must be a NumPy array of shape (N, D); received {describe(value)}.")
+        raise TypeError(
+            f"{argument} must be a NumPy array of shape (N, D); received {describe(value)}. Convert with np.asarray(...)."
+        )
+    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+        raise TypeError(f"{argument} must hold numbers; received {describe(value)}. Convert with .astype(np.float32).")
     if value.ndim != 2:
         raise ValueError(
             f"{argument} must have shape (N, D); received {describe(value)}. "
             "Pool feature maps first, e.g. tgai.backbones.extract(..., pooling='avg')."
         )
     if value.shape[0] < 2:
-        raise ValueError(f"{argument} needs at least 2 samples; received {describe(value)}.")
+        raise ValueError(f"{argument} needs at least 2 samples; received {describe(value)}. Pass at least 2 feature vectors.")
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{argument} contains NaN or inf; received {describe(value)}.")
+        raise ValueError(
+            f"{argument} contains NaN or inf; received {describe(value)}. Check the images and the feature extractor."
+        )
     return value.astype(np.float64, copy=False)
