@@ -33,8 +33,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 
 def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """Return images with 1 channel (luminance, ITU-R 601 weights) or 3 (gray repeated)."""
-    if channels not in (1, 3):
+    if channels not in (1, 3) or isinstance(channels, bool):
         raise ValueError(f"channels must be 1 or 3; received channels={channels!r}.")
+    _check_batch(images, "images")
     if images.shape[-1] == channels:
         return images
     if channels == 3:
@@ -45,12 +46,23 @@ def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 def resize(images: np.ndarray, image_size: int) -> np.ndarray:
     """Resize an NHWC batch to `image_size` x `image_size`, with antialiasing when shrinking."""
+    _check_batch(images, "images")
+    validation.positive_int(image_size, "image_size")
     if images.shape[1] == image_size and images.shape[2] == image_size:
         return images
     import tensorflow as tf
 
     resized = tf.image.resize(images, (image_size, image_size), method="bilinear", antialias=True)
     return np.clip(resized.numpy(), 0.0, 1.0).astype(np.float32)
+
+
+def _check_batch(images, argument: str) -> None:
+    """Check only the layout (NHWC, 1 or 3 channels): these helpers also serve 0-255 pipelines."""
+    if getattr(images, "ndim", None) != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{argument} must be an NHWC array (N, H, W, C) with 1 or 3 channels; received "
+            f"{validation.describe(images)}. Add axes with images[None] or images[..., None]."
+        )
 
 
 def _check_common(name, split, image_size, channels, limit):
@@ -291,12 +303,17 @@ def domain_pair(
         A `DomainPair`.
     """
     n_target = validation.positive_int(n_target, "n_target")
+    if n_source is not None:
+        validation.positive_int(n_source, "n_source")
     source_images, source_labels = load(source, "train", image_size, channels, n_source, seed)
     pool_images, pool_labels = load(target, "train", image_size, channels, None, seed)
     heldout_images, heldout_labels = load(target, "test", image_size, channels, None, seed)
     classes = len(np.unique(pool_labels))
     if n_target > len(pool_images):
-        raise ValueError(f"n_target={n_target} exceeds the {len(pool_images)} images in {target!r} train.")
+        raise ValueError(
+            f"n_target={n_target} exceeds the {len(pool_images)} images in {target!r} train. "
+            f"Use n_target <= {len(pool_images)}."
+        )
     if n_target % classes == 0:
         target_images, target_labels = few_shot(pool_images, pool_labels, n_target // classes, seed)
     else:
@@ -321,6 +338,7 @@ def to_dataset(images: np.ndarray, batch_size: int, seed: int = 0, repeat: bool 
 
     images = validation.images(images)
     batch_size = validation.positive_int(batch_size, "batch_size")
+    validation.positive_int(seed, "seed", minimum=0)
     if len(images) < batch_size:
         raise ValueError(
             f"batch_size={batch_size} is larger than the training set ({len(images)} images). "
