@@ -39,8 +39,8 @@ class AssetMissingError(AssetError, FileNotFoundError):
     """An asset is not in the cache and may not be downloaded (offline)."""
 
 
-class AssetIntegrityError(AssetError):
-    """A downloaded or cached file does not match its registered hash or size."""
+class AssetIntegrityError(AssetError, ValueError):
+    """A downloaded or cached file does not match its registered hash or size (a bad value, so a ValueError)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,14 +369,25 @@ def unbundle(path) -> list[str]:
             # The "data" filter refuses absolute paths, links out of the folder and device files.
             archive.extractall(home, filter="data")
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise AssetIntegrityError(f"bundle {path.name!r} is not a readable .tar.gz ({error}).") from error
+        raise AssetIntegrityError(
+            f"bundle {path.name!r} is not a readable .tar.gz ({error}); it may be truncated. Copy it again, or "
+            "make a new one with `python -m tgai bundle PATH`."
+        ) from error
     manifest_path = home / MANIFEST
     if not manifest_path.is_file():
         raise AssetIntegrityError(f"bundle {path.name!r} has no {MANIFEST}; make bundles with `python -m tgai bundle`.")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        entries = json.loads(manifest_path.read_text())["assets"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise AssetIntegrityError(
+            f"bundle {path.name!r} has an unreadable {MANIFEST} ({error!r}); make bundles with `python -m tgai bundle`."
+        ) from error
     names = []
-    for entry in manifest["assets"]:
+    for entry in entries:
         if not verify(entry["name"], home / entry["file"]):
-            raise AssetIntegrityError(f"bundle {path.name!r}: {entry['file']} fails its hash check.")
+            raise AssetIntegrityError(
+                f"bundle {path.name!r}: {entry['file']} fails its hash check. Make the bundle again from a cache that "
+                "`python -m tgai doctor` reports as present."
+            )
         names.append(entry["name"])
     return names
