@@ -43,14 +43,18 @@ def path(name: str) -> pathlib.Path:
     """Return the path of a committed checkpoint after checking its sha256 against the manifest.
 
     Raises:
+        TypeError: if `name` is not a string.
         FileNotFoundError: if the checkpoint is not listed or its file is missing.
         CheckpointError: if the file's sha256 differs from the manifest (truncated or corrupt).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a checkpoint name such as 'judge'; received {name!r} ({type(name).__name__}).")
     entries = manifest()
     if name not in entries:
         valid = ", ".join(sorted(entries)) or "none yet"
         raise FileNotFoundError(
-            f"No committed checkpoint named {name!r} (committed: {valid}). Make it with `python -m tgai pretrain {name}`."
+            f"No committed checkpoint named {name!r} (committed: {valid}). Use one of those names, or make it "
+            "with `python -m tgai pretrain NAME`."
         )
     entry = entries[name]
     file = DATA_DIR / entry["file"]
