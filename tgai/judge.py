@@ -106,7 +106,8 @@ def _feature_model():
 
     model = build()
     model.load_weights(checkpoints.path("judge"))
-    return keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output, name="judge_features")
+    # One input tensor, not a list of one: calling with a plain array then matches the structure (no warning).
+    return keras.Model(model.inputs[0], model.get_layer(FEATURE_LAYER).output, name="judge_features")
 
 
 def features(images, batch_size: int = 256) -> np.ndarray:
