@@ -127,4 +127,8 @@ def judge_features(images, batch_size: int = 256) -> np.ndarray:
 
 def judge_kid(images_a, images_b, subsets: int = 50, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
     """KID between two image sets in the judge feature space; see `kid` and `judge_features`."""
+    # Checked here so that errors name the images passed, not the features computed from them.
+    for argument, value in (("images_a", images_a), ("images_b", images_b)):
+        if len(validation.images(value, argument)) < 2:
+            raise ValueError(f"{argument} needs at least 2 images; received {validation.describe(value)}. Pass more images.")
     return kid(judge_features(images_a), judge_features(images_b), subsets, subset_size, seed)
