@@ -1,0 +1,260 @@
+"""Training helpers shared by the generative lessons: resumable `fit`, a divergence guard, periodic evaluation.
+
+Introduced in lesson 03 (GAN fine-tuning); lesson 04 (VAE adaptation) reuses them.
+
+Every model in the kit trains with `model.fit` on a `tf.data` pipeline, in chunks of `steps_per_epoch`
+steps (an "epoch" here is a chunk, not a pass over the data). The callbacks here act between steps:
+
+* `NaNGuard` stops training at the first non-finite loss, with a message naming the likely cause.
+* `ResumableBackup` is `keras.callbacks.BackupAndRestore` that refuses to overwrite the last good backup
+  with non-finite weights.
+* `PeriodicEvaluation` runs a metric (e.g. KID on held-out data) every K steps and keeps the history.
+* `SampleSnapshots` keeps images from fixed inputs (e.g. fixed latents) every K steps, in memory.
+
+`fit(...)` ties them together so that a killed process, restarted with the same arguments, resumes from
+the last chunk and ends with the same weights and step count as a run that was never interrupted.
+
+Usage notes:
+    * Exact resumption needs everything random inside `train_step` to derive from a seed and the step
+      counter (see `tgai.gan.GAN`), and the data order to depend only on the seed: `fit` rebuilds the
+      shuffled stream and skips the batches already trained on.
+    * Under `tf.distribute.MirroredStrategy`, build and compile the model inside `strategy.scope()`, then
+      call `fit` as usual; the batch size is the global batch, split across replicas.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import keras
+import numpy as np
+
+from tgai import data, validation
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss or non-finite weights; the last good backup is kept."""
+
+
+DEFAULT_DIVERGENCE_HINT = "Lower the learning rate, check that the inputs are finite and in [0, 1], or clip gradients."
+
+
+def _is_finite_log(value) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return True  # Not a number (e.g. a string); nothing to check.
+
+
+def _global_step(epoch: int, batch: int, steps_per_epoch: int) -> int:
+    """Steps completed after `batch` (0-based) of `epoch` (0-based)."""
+    return epoch * steps_per_epoch + batch + 1
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stop training at once when a logged loss or metric is NaN or infinite.
+
+    Introduced in lesson 03. The check runs after every step. It raises `TrainingDivergedError` rather than
+    merely setting `stop_training`, so that `fit` does not reach `on_train_end`, where
+    `BackupAndRestore` would delete the backup: the last good checkpoint stays on disk.
+
+    The message names the step, the offending values, and the model's `divergence_hint` attribute if it has
+    one (a GAN names its learning rates, the data range and the D/G balance).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+        self.last_good_step = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        bad = {name: value for name, value in logs.items() if not _is_finite_log(value)}
+        steps = self.params.get("steps") or 1
+        step = _global_step(self._epoch, batch, steps)
+        if not bad:
+            self.last_good_step = step
+            return
+        self.model.stop_training = True
+        hint = getattr(self.model, "divergence_hint", None)
+        hint = hint() if callable(hint) else hint or DEFAULT_DIVERGENCE_HINT
+        values = ", ".join(f"{name}={float(np.asarray(value)):.4g}" for name, value in sorted(bad.items()))
+        raise TrainingDivergedError(
+            f"Training diverged at step {step}: {values}. Likely cause: {hint} "
+            f"The last finite step was {self.last_good_step}; the last good backup (if any) is kept."
+        )
+
+
+def weights_are_finite(model) -> bool:
+    """True when every variable of `model` (optimizer state excluded) is finite."""
+    return all(bool(np.all(np.isfinite(np.asarray(weight)))) for weight in model.weights if weight.dtype != "string")
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` that never overwrites a good backup with non-finite weights.
+
+    Introduced in lesson 03. It saves weights (the model's, its optimizers' state included) and the number of
+    finished chunks at the end of every chunk. A new `fit` with the same `backup_dir` restores both; `fit`
+    below also skips the batches already seen, so the data order matches an uninterrupted run. Non-finite
+    weights raise `TrainingDivergedError` instead of being saved.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not weights_are_finite(self.model):
+            self.model.stop_training = True
+            raise TrainingDivergedError(
+                f"Weights became NaN or infinite during chunk {epoch + 1}; the backup from the previous chunk is "
+                f"kept in {self.backup_dir}. Likely cause: "
+                f"{getattr(self.model, 'divergence_hint', None) or DEFAULT_DIVERGENCE_HINT}"
+            )
+        super().on_epoch_end(epoch, logs)
+
+
+def completed_chunks(backup_dir) -> int:
+    """Return how many chunks a backup directory records as finished (0 if there is no backup)."""
+    metadata = pathlib.Path(backup_dir) / "training_metadata.json"
+    if not metadata.is_file():
+        return 0
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"The backup in backup_dir={str(backup_dir)!r} is corrupt ({error}). Delete the folder to start over."
+        ) from error
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Evaluate the model every `every` steps (and before the first step) and keep the history.
+
+    Introduced in lesson 03, where it computes KID on held-out target images in the judge feature space.
+
+    Args:
+        evaluate: `function(model) -> dict of floats`, e.g. `{"kid": ...}`.
+        every: Evaluate after every `every` training steps.
+        at_start: Also evaluate before training (step 0), to show the starting point.
+
+    Attributes:
+        history: list of `(step, {name: value})`, in step order.
+    """
+
+    def __init__(self, evaluate, every: int, at_start: bool = True):
+        super().__init__()
+        if not callable(evaluate):
+            raise TypeError(f"evaluate must be a function model -> dict; received {validation.describe(evaluate)}.")
+        self.evaluate = evaluate
+        self.every = validation.positive_int(every, "every")
+        self.at_start = at_start
+        self.history: list[tuple[int, dict]] = []
+        self._epoch = 0
+
+    def _record(self, step: int):
+        if self.history and self.history[-1][0] == step:
+            return
+        self.history.append((step, {name: float(value) for name, value in self.evaluate(self.model).items()}))
+
+    def on_train_begin(self, logs=None):
+        if self.at_start and not self.history:
+            self._record(0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _global_step(self._epoch, batch, self.params.get("steps") or 1)
+        if step % self.every == 0:
+            self._record(step)
+
+    def series(self, name: str):
+        """Return `(steps, values)` arrays for one evaluated quantity."""
+        steps = np.asarray([step for step, _ in self.history])
+        return steps, np.asarray([values[name] for _, values in self.history])
+
+
+class SampleSnapshots(keras.callbacks.Callback):
+    """Keep `sample(model)` images every `every` steps (and at step 0), in memory, for a timeline figure.
+
+    Introduced in lesson 03: with fixed latents it shows how one set of samples changes during training.
+
+    Attributes:
+        snapshots: list of `(step, images)`, images float32 NHWC in [0, 1].
+    """
+
+    def __init__(self, sample, every: int, at_start: bool = True):
+        super().__init__()
+        if not callable(sample):
+            raise TypeError(f"sample must be a function model -> images; received {validation.describe(sample)}.")
+        self.sample = sample
+        self.every = validation.positive_int(every, "every")
+        self.at_start = at_start
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        if self.at_start and not self.snapshots:
+            self.snapshots.append((0, np.asarray(self.sample(self.model))))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _global_step(self._epoch, batch, self.params.get("steps") or 1)
+        if step % self.every == 0:
+            self.snapshots.append((step, np.asarray(self.sample(self.model))))
+
+
+def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | None = None, callbacks=(), backup_dir=None):
+    """Train `model` with `model.fit` for `steps` steps on shuffled batches of `images`, resumably.
+
+    Introduced in lesson 03. The data stream depends only on `seed`; training runs in chunks of `chunk`
+    steps. With `backup_dir`, the state is backed up after every chunk, and a call with the same arguments
+    after an interruption resumes from the last finished chunk (skipping the batches already seen), ending
+    with the same weights and step count as an uninterrupted run. The backup folder is deleted when training
+    completes, and kept when training stops on divergence.
+
+    Args:
+        model: A compiled Keras model whose `train_step` takes a batch of images.
+        images: float32 NHWC training images in [0, 1].
+        steps: Total training steps (a multiple of `chunk`).
+        batch_size: Global batch size; at most the number of images.
+        seed: Seeds the shuffling.
+        chunk: Steps per `fit` epoch (default: all steps in one chunk); backups happen between chunks.
+        callbacks: Extra Keras callbacks (e.g. `PeriodicEvaluation`).
+        backup_dir: Folder for `ResumableBackup`, or None for no backups.
+
+    Returns:
+        The Keras `History`.
+
+    Raises:
+        ValueError: for a training set smaller than the batch size, or steps not a multiple of chunk.
+        TrainingDivergedError: when a loss or the weights become non-finite.
+    """
+    images = validation.images(images)
+    steps = validation.positive_int(steps, "steps")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    validation.positive_int(seed, "seed", minimum=0)
+    chunk = steps if chunk is None else validation.positive_int(chunk, "chunk")
+    if len(images) < batch_size:
+        raise ValueError(
+            f"The training set ({len(images)} images) is smaller than batch_size={batch_size}. "
+            f"Use batch_size <= {len(images)}, or more images."
+        )
+    if steps % chunk:
+        raise ValueError(
+            f"steps={steps} must be a multiple of chunk={chunk}. Use e.g. steps={math.ceil(steps / chunk) * chunk}."
+        )
+    done = completed_chunks(backup_dir) if backup_dir is not None else 0
+    dataset = data.to_dataset(images, batch_size, seed=seed, repeat=True)
+    if done:
+        # The shuffled stream is a function of the seed alone, so skipping the batches already trained on
+        # puts a resumed run exactly where the interrupted one stopped.
+        dataset = dataset.skip(done * chunk)
+    guard = NaNGuard()
+    all_callbacks = [guard, *callbacks]
+    if backup_dir is not None:
+        all_callbacks.insert(1, ResumableBackup(str(backup_dir)))
+    return model.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
