@@ -1,5 +1,6 @@
 """tgai.backbones: weight resolution (offline, random, file), preprocessing, extraction, caching, errors."""
 
+import time
 import warnings
 
 import h5py
@@ -175,3 +176,110 @@ def _resnet():
     if "model" not in _RESNET:
         _RESNET["model"] = backbones.load("resnet50", None)
     return _RESNET["model"]
+
+
+# --- extract ---------------------------------------------------------------------------------------------
+
+
+def test_extract_default_layer_and_pooling(hed_vgg16):
+    features = backbones.extract(_images(5), hed_vgg16, batch_size=2)
+    assert features.shape == (5, 512) and features.dtype == np.float32
+    assert backbones.default_layer(hed_vgg16) == "block5_pool"
+
+
+def test_extract_matches_a_direct_forward_pass(hed_vgg16):
+    images = _images(4, 32, 3)
+    direct = keras.Model(hed_vgg16.model.input, hed_vgg16.model.get_layer("block3_conv3").output)
+    maps = np.asarray(direct(keras.applications.vgg16.preprocess_input(images * 255.0)))
+    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3", pooling=None), maps, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3"), maps.mean(axis=(1, 2)), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3", pooling="max"), maps.max(axis=(1, 2)), rtol=1e-4, atol=1e-3)
+
+
+def test_extract_several_layers_returns_a_dict(hed_vgg16):
+    result = backbones.extract(_images(3), hed_vgg16, layers=["block1_conv2", "block3_conv3"], pooling=None)
+    assert set(result) == {"block1_conv2", "block3_conv3"}
+    assert result["block1_conv2"].shape == (3, 32, 32, 64)
+    assert result["block3_conv3"].shape == (3, 8, 8, 256)
+
+
+def test_extract_batching_does_not_change_results(hed_vgg16):
+    images = _images(7)
+    np.testing.assert_allclose(
+        backbones.extract(images, hed_vgg16, batch_size=3), backbones.extract(images, hed_vgg16, batch_size=64), rtol=1e-5, atol=1e-4
+    )
+
+
+def test_extract_resnet50_layer_vocabulary():
+    result = backbones.extract(_images(2), _resnet(), layers=["conv2_block3_out", "conv4_block6_out"])
+    assert result["conv2_block3_out"].shape == (2, 256)
+    assert result["conv4_block6_out"].shape == (2, 1024)
+
+
+def test_extract_cache_hit_is_identical_and_fast(monkeypatch, tmp_path, hed_vgg16):
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path))
+    images = _images(40)
+    start = time.perf_counter()
+    first = backbones.extract(images, hed_vgg16, layers=["block2_conv2", "block4_conv3"], cache=True)
+    cold = time.perf_counter() - start
+    files = list((tmp_path / "features").glob("*.npz"))
+    assert len(files) == 1
+    calls = []
+    monkeypatch.setattr(backbones, "_extractor", lambda *arguments: calls.append(arguments))
+    start = time.perf_counter()
+    second = backbones.extract(images, hed_vgg16, layers=["block2_conv2", "block4_conv3"], cache=True)
+    warm = time.perf_counter() - start
+    assert calls == []  # Served from disk: the model never ran.
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+    assert warm < cold
+    # Different images, layers or pooling are different keys.
+    monkeypatch.undo()
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path))
+    backbones.extract(images[:39], hed_vgg16, layers=["block2_conv2", "block4_conv3"], cache=True)
+    backbones.extract(images, hed_vgg16, layers=["block2_conv2", "block4_conv3"], pooling="max", cache=True)
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 3
+
+
+def test_extract_cache_ignores_a_corrupt_file(monkeypatch, tmp_path, hed_vgg16):
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path))
+    images = _images(3)
+    expected = backbones.extract(images, hed_vgg16, cache=True)
+    (file,) = (tmp_path / "features").glob("*.npz")
+    file.write_bytes(b"not an npz")
+    np.testing.assert_array_equal(backbones.extract(images, hed_vgg16, cache=True), expected)
+
+
+def test_extract_progress_goes_to_stderr(capsys, hed_vgg16):
+    backbones.extract(_images(3), hed_vgg16, batch_size=2, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "vgg16 features 3/3" in captured.err
+    backbones.extract(_images(3), hed_vgg16)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("images", "kwargs", "error", "pattern"),
+    [
+        (np.full((2, 32, 32, 1), np.nan, np.float32), {}, ValueError, "NaN or inf"),
+        (np.zeros((32, 32, 1), np.float32), {}, ValueError, "rank 4"),
+        (np.full((2, 32, 32, 1), 200.0, np.float32), {}, ValueError, "0-255"),
+        (np.full((2, 32, 32, 1), 200, np.uint8), {}, TypeError, "0-255"),
+        (np.zeros((2, 32, 32, 2), np.float32), {}, ValueError, "1 or 3 channels"),
+        ([[0.0]], {}, TypeError, "NumPy array"),
+        (np.zeros((2, 32, 32, 1), np.float32), {"layers": "conv4_block6_out"}, ValueError, "Unknown layer for vgg16"),
+        (np.zeros((2, 32, 32, 1), np.float32), {"layers": []}, TypeError, "layers must be"),
+        (np.zeros((2, 32, 32, 1), np.float32), {"layers": ["block1_conv1", "block1_conv1"]}, ValueError, "repeat"),
+        (np.zeros((2, 32, 32, 1), np.float32), {"pooling": "mean"}, ValueError, "Unknown pooling"),
+        (np.zeros((2, 32, 32, 1), np.float32), {"batch_size": 0}, ValueError, "batch_size"),
+    ],
+)
+def test_extract_errors(hed_vgg16, images, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        backbones.extract(images, hed_vgg16, **kwargs)
+
+
+def test_extract_rejects_a_bare_keras_model(hed_vgg16):
+    with pytest.raises(TypeError, match="tgai.backbones.load"):
+        backbones.extract(_images(2), hed_vgg16.model)

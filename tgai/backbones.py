@@ -30,9 +30,13 @@ Xie and Tu, "Holistically-Nested Edge Detection", ICCV 2015 (HED).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
+import io
 import os
 import pathlib
+import sys
+import time
 import warnings
 from collections.abc import Callable
 
@@ -308,3 +312,157 @@ def load(name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | Non
         resolved, source = "random", f"random initialisation (seeded Glorot-uniform), seed {seed}"
     model.trainable = bool(trainable)
     return Backbone(name, model, preprocess, source, resolved, input_shape)
+
+
+# Feature extraction reports progress (on stderr, never in a notebook's compared output) above this count.
+PROGRESS_THRESHOLD = 2000
+POOLING = ("avg", "max", None)
+CACHE_VERSION = 1
+
+
+def default_layer(backbone: Backbone) -> str:
+    """The last layer of the headless model: `block5_pool` for VGG16, `conv5_block3_out` for ResNet50."""
+    return backbone.model.layers[-1].name
+
+
+def _check_layers(layers, backbone: Backbone) -> list[str]:
+    if layers is None:
+        return [default_layer(backbone)]
+    names = [layers] if isinstance(layers, str) else layers
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(name, str) for name in names):
+        raise TypeError(
+            f"layers must be a layer name or a non-empty list of names; received {validation.describe(layers)}. "
+            "Example: layers=['block3_conv3', 'block5_conv3']."
+        )
+    valid = backbone.layer_names
+    for name in names:
+        if name not in valid:
+            blocks = [layer for layer in valid if layer.endswith(("_pool", "_out")) or "_conv" in layer and "block" in layer]
+            shown = ", ".join(blocks[:24]) + (", ..." if len(blocks) > 24 else "")
+            raise ValueError(
+                f"Unknown layer for {backbone.name}: received {name!r}. Valid names include: {shown} "
+                "(all of them: backbone.layer_names)."
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"layers must not repeat a name; received layers={list(names)!r}.")
+    return list(names)
+
+
+def _extractor(backbone: Backbone, names: list[str]):
+    key = tuple(names)
+    if key not in backbone._extractors:
+        import keras
+
+        outputs = [backbone.model.get_layer(name).output for name in names]
+        backbone._extractors[key] = keras.Model(backbone.model.input, outputs, name=f"{backbone.name}_features")
+    return backbone._extractors[key]
+
+
+def _pool(maps: np.ndarray, pooling: str | None) -> np.ndarray:
+    if pooling == "avg":
+        return maps.mean(axis=(1, 2))
+    if pooling == "max":
+        return maps.max(axis=(1, 2))
+    return maps
+
+
+def _weights_fingerprint(backbone: Backbone) -> str:
+    """sha256 of the model's weights, so a cached result never outlives a change to them."""
+    digest = hashlib.sha256()
+    for variable in backbone.model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(variable)).tobytes())
+    return digest.hexdigest()
+
+
+def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], pooling) -> pathlib.Path:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images).tobytes())
+    description = (
+        f"v{CACHE_VERSION}|{images.shape}|{images.dtype}|{backbone.name}|{backbone.input_shape}|"
+        f"{backbone.weights_source}|{_weights_fingerprint(backbone)}|{','.join(names)}|{pooling}"
+    )
+    digest.update(description.encode())
+    folder = config.cache_home() / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{backbone.name}-{digest.hexdigest()[:32]}.npz"
+
+
+def _read_cache(file: pathlib.Path, names: list[str]):
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            return {name: archive[name] for name in names}
+    except (OSError, KeyError, ValueError):
+        return None  # A truncated or foreign file is recomputed and overwritten, never trusted.
+
+
+def _write_cache(file: pathlib.Path, results: dict) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **results)
+    temporary = file.with_name(f".{file.name}.{os.getpid()}.part")
+    temporary.write_bytes(buffer.getvalue())
+    os.replace(temporary, file)  # Atomic: a reader never sees a half-written cache file.
+
+
+def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: int = 64, cache: bool = False, progress=None):
+    """Features of [0, 1] images at named layers of a frozen backbone.
+
+    Introduced in lesson 01. Images are prepared exactly as the backbone expects (`Backbone.prepare`: gray
+    repeated to RGB, antialiased resize, 0-255, the backbone's `preprocess_input`), then run in batches.
+
+    Args:
+        images: float32 NHWC images in [0, 1], 1 or 3 channels, any size (resized to the backbone's input).
+        backbone: A `Backbone` from `load`.
+        layers: A layer name in Keras' vocabulary (`"block3_conv3"` for VGG16, `"conv4_block6_out"` for
+            ResNet50), a list of names, or None for the last layer (`block5_pool` / `conv5_block3_out`).
+        pooling: `"avg"` or `"max"` pool each feature map to one vector; None returns the maps.
+        batch_size: Images per forward pass.
+        cache: If True, keep the result under `tgai.cache_home()/features`, keyed by a sha256 of the images,
+            the backbone, its weights, the layers and the pooling, so a rerun loads instead of recomputing.
+        progress: Show a progress line on stderr; None shows it above 2,000 images.
+
+    Returns:
+        float32 array of shape (N, C) (pooled) or (N, H, W, C) (pooling=None) for one layer; a dict
+        `{layer name: array}` when `layers` is a list or tuple.
+
+    Raises:
+        ValueError, TypeError: for images with NaN/inf, a wrong rank, dtype or channel count, values outside
+            [0, 1], an unknown layer or pooling, or a backbone that is not a `Backbone`.
+    """
+    if not isinstance(backbone, Backbone):
+        raise TypeError(
+            f"backbone must be a tgai.backbones.Backbone; received {validation.describe(backbone)}. "
+            "Make one with tgai.backbones.load('vgg16')."
+        )
+    images = validation.images(images, "images", channels=(1, 3))
+    names = _check_layers(layers, backbone)
+    if pooling not in POOLING:
+        raise ValueError(f"Unknown pooling: received pooling={pooling!r}. Valid values: 'avg', 'max', None (feature maps).")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    single = layers is None or isinstance(layers, str)
+
+    file = _cache_file(images, backbone, names, pooling) if cache else None
+    if file is not None and file.is_file():
+        cached = _read_cache(file, names)
+        if cached is not None:
+            return cached[names[0]] if single else cached
+
+    model = _extractor(backbone, names)
+    show = len(images) > PROGRESS_THRESHOLD if progress is None else bool(progress)
+    start = time.perf_counter()
+    parts: dict[str, list] = {name: [] for name in names}
+    for begin in range(0, len(images), batch_size):
+        batch = backbone.prepare(images[begin : begin + batch_size])
+        outputs = model(batch, training=False)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        for name, output in zip(names, outputs, strict=True):
+            parts[name].append(_pool(np.asarray(output, dtype=np.float32), pooling))
+        if show:
+            done = min(begin + batch_size, len(images))
+            sys.stderr.write(f"\rtgai: {backbone.name} features {done}/{len(images)} ({time.perf_counter() - start:.0f} s)")
+            sys.stderr.flush()
+    if show:
+        sys.stderr.write("\n")
+    results = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    if file is not None:
+        _write_cache(file, results)
+    return results[names[0]] if single else results
