@@ -22,6 +22,10 @@ IMAGE_SIZE = 32
 FEATURE_LAYER = "features"
 FEATURE_DIMENSION = 128
 FILE_NAME = "judge.weights.h5"
+# Features are scaled so that, on the judge's own training data, the mean of x.x / D is this value. KID's
+# cubic kernel (x.y / D + 1)^3 then works in its useful range; unscaled ReLU features (norm ~20) make the
+# kernel's values, and so KID's noise, dozens of times larger.
+FEATURE_SQUARED_SCALE = 0.25
 
 
 def build(seed: int = 0):
@@ -86,6 +90,7 @@ def pretrain(seed: int = 0) -> dict:
     file = checkpoints.DATA_DIR / FILE_NAME
     model.save_weights(file)
     _feature_model.cache_clear()
+    _feature_scale.cache_clear()
     return checkpoints.record(
         "judge",
         file,
@@ -110,6 +115,20 @@ def _feature_model():
     return keras.Model(model.inputs[0], model.get_layer(FEATURE_LAYER).output, name="judge_features")
 
 
+@functools.lru_cache(maxsize=1)
+def _feature_scale() -> float:
+    """The factor that gives the judge's training data a mean x.x / D of FEATURE_SQUARED_SCALE."""
+    images, _ = data.load("digits", "test", IMAGE_SIZE, 1)
+    raw = _raw_features(images, 256)
+    return float(np.sqrt(FEATURE_SQUARED_SCALE / np.mean(np.sum(raw**2, axis=1) / FEATURE_DIMENSION)))
+
+
+def _raw_features(images: np.ndarray, batch_size: int) -> np.ndarray:
+    model = _feature_model()
+    outputs = [np.asarray(model(images[start : start + batch_size], training=False)) for start in range(0, len(images), batch_size)]
+    return np.concatenate(outputs).astype(np.float64)
+
+
 def features(images, batch_size: int = 256) -> np.ndarray:
     """Return the judge's 128-d features for [0, 1] images (resized to 32x32 gray with antialiasing).
 
@@ -118,11 +137,9 @@ def features(images, batch_size: int = 256) -> np.ndarray:
         batch_size: Images per forward pass.
 
     Returns:
-        float64 array of shape (N, 128).
+        float64 array of shape (N, 128), scaled by a fixed factor (see FEATURE_SQUARED_SCALE).
     """
     images = validation.images(images)
     batch_size = validation.positive_int(batch_size, "batch_size")
     images = data.resize(data.to_channels(images, 1), IMAGE_SIZE)
-    model = _feature_model()
-    outputs = [np.asarray(model(images[start : start + batch_size], training=False)) for start in range(0, len(images), batch_size)]
-    return np.concatenate(outputs).astype(np.float64)
+    return _raw_features(images, batch_size) * _feature_scale()
