@@ -21,8 +21,6 @@ References:
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import time
 
@@ -186,13 +184,17 @@ class VAE(keras.Model):
         if self.perceptual_weight > 0 and feature_loss is None:
             from tgai import perceptual
 
-            feature_loss = perceptual.FeatureLoss(input_shape=self.image_shape[:2] + (3,))
+            feature_loss = perceptual.FeatureLoss(layers=perceptual.DFC_VAE_LAYERS, input_shape=self.image_shape[:2] + (3,))
         self.feature_loss = feature_loss
         self.sampling = Sampling(seed=seed, name="sampling")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         self.perceptual_tracker = keras.metrics.Mean(name="perceptual") if self.perceptual_weight > 0 else None
+        # Read by tgai.training.NaNGuard when a loss turns non-finite.
+        self.divergence_hint = (
+            f"check that the images lie in [0, 1], lower the learning rate (e.g. 1e-4) or beta (now {self.beta:g})."
+        )
 
     @property
     def metrics(self):
@@ -461,59 +463,18 @@ def make(strategy: str, source=None, seed: int = 0, learning_rate: float = LEARN
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Training: fit on a tf.data pipeline whose batches are a function of the step, so an interrupted run
-# resumed from its backup sees exactly the batches the uninterrupted run would have seen.
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss and was stopped."""
-
-
-class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stop at the first non-finite loss with a message; raising (not stop_training) keeps the backup."""
-
-    def __init__(self, step_offset: int = 0):
-        super().__init__()
-        self.step_offset = step_offset
-        self.step = step_offset
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        value = float((logs or {}).get("loss", 0.0))
-        if not np.isfinite(value):
-            raise NonFiniteLossError(
-                f"The VAE's loss became {value} at step {self.step}. Check that images lie in [0, 1], lower the "
-                "learning rate (e.g. 1e-4) or beta; the last good backup, if any, was kept."
-            )
-
-
-def _batch_indices(count: int, batch_size: int, steps: int, seed: int) -> np.ndarray:
-    """Indices of every batch of a run: one seeded permutation per pass over the data (drops the remainder)."""
-    per_pass = count // batch_size
-    passes = -(-steps // per_pass)
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(count)[: per_pass * batch_size] for _ in range(passes)])
-    return order.reshape(-1, batch_size)[:steps]
-
-
-def _resume_epoch(backup_dir) -> int:
-    """The epoch `keras.callbacks.BackupAndRestore` will resume from (0 without a backup)."""
-    if backup_dir is None:
-        return 0
-    metadata = pathlib.Path(backup_dir) / "training_metadata.json"
-    if not metadata.is_file() or not (pathlib.Path(backup_dir) / "latest.weights.h5").is_file():
-        return 0
-    return int(json.loads(metadata.read_text())["epoch"])
+# Training: `tgai.training.fit` (lesson 03) does the resumable, guarded `fit`; here it gains held-out -ELBO.
 
 
 def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldout=None, eval_every: int | None = None, backup_dir=None, callbacks=()):
     """Train a compiled VAE for `steps` batches with `fit`; evaluate held-out -ELBO along the way.
 
-    Introduced in lesson 04. The run is cut into `steps / eval_every` Keras epochs of `eval_every` steps;
-    the held-out data is evaluated (single-sample -ELBO, `test_step`) before the first step and after each
-    epoch. With `backup_dir`, `keras.callbacks.BackupAndRestore` saves the weights, optimizer and sampler
-    state after every epoch, and a rerun with the same arguments resumes where the last one stopped and
-    ends with the same weights as an uninterrupted run.
+    Introduced in lesson 04. `tgai.training.fit` runs `steps / eval_every` Keras epochs ("chunks") of
+    `eval_every` steps on a seeded `tf.data` stream, stops at the first non-finite loss
+    (`tgai.training.TrainingDivergedError`, the last good backup kept), and with `backup_dir` backs up
+    weights, optimizer and sampler state after every chunk, so that a rerun with the same arguments resumes
+    and ends with the same weights as an uninterrupted run. The held-out data is evaluated (single-sample
+    -ELBO, `test_step`) before the first step and after every chunk.
 
     Args:
         model: A compiled `VAE` (see `make`).
@@ -522,43 +483,35 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
         batch_size: Images per step.
         seed: Seeds the batch order.
         heldout: Optional held-out images, evaluated every `eval_every` steps.
-        eval_every: Steps per evaluation (default: `steps`, one evaluation at the end).
+        eval_every: Steps per chunk and evaluation (default: `steps`); a multiple of the model's
+            `steps_per_execution`.
         backup_dir: Optional folder for the resumable backup; it is deleted when the run completes.
         callbacks: Extra Keras callbacks.
 
     Returns:
         A dict of lists: `step`, and for the held-out data `negative_elbo`, `reconstruction`, `kl` (nats per
-        image), plus `train_loss` (the training loss averaged over each epoch, `nan` at step 0).
+        image), plus `train_loss` (the training loss averaged over each chunk, `nan` at step 0). A resumed run
+        lists only the chunks it trained.
 
     Raises:
-        ValueError: for data outside [0, 1], fewer images than `batch_size`, or bad counts.
-        NonFiniteLossError: if the loss becomes NaN or infinite.
+        ValueError: for data outside [0, 1] or of another shape than the VAE's, fewer images than
+            `batch_size`, or bad counts.
+        tgai.training.TrainingDivergedError: if the loss becomes NaN or infinite.
     """
-    import tensorflow as tf
+    from tgai import training
 
     images = validation.images(images, "images", channels=(model.image_shape[2],))
     if images.shape[1:] != model.image_shape:
         raise ValueError(f"images must have shape (N, {', '.join(map(str, model.image_shape))}) to match the VAE; received {validation.describe(images)}.")
     steps = validation.positive_int(steps, "steps")
-    batch_size = validation.positive_int(batch_size, "batch_size")
-    validation.positive_int(seed, "seed", minimum=0)
     eval_every = steps if eval_every is None else validation.positive_int(eval_every, "eval_every")
     if steps % eval_every:
         raise ValueError(f"steps must be a multiple of eval_every; received steps={steps}, eval_every={eval_every}.")
     per_call = int(getattr(model, "steps_per_execution", 1) or 1)
     if eval_every % per_call:
         raise ValueError(f"eval_every must be a multiple of the model's steps_per_execution; received eval_every={eval_every}, steps_per_execution={per_call}.")
-    if len(images) < batch_size:
-        raise ValueError(f"batch_size={batch_size} is larger than the training set ({len(images)} images). Use batch_size <= {len(images)}.")
     if heldout is not None:
         heldout = validation.images(heldout, "heldout", channels=(model.image_shape[2],))
-    if not model.built:
-        model(images[:1])
-    epochs = steps // eval_every
-    start_epoch = _resume_epoch(backup_dir)
-    table = _batch_indices(len(images), batch_size, steps, seed)[start_epoch * eval_every :]
-    constant = tf.constant(images)
-    dataset = tf.data.Dataset.from_tensor_slices(table).map(lambda index: tf.gather(constant, index)).prefetch(2)
     history = {"step": [], "negative_elbo": [], "reconstruction": [], "kl": [], "train_loss": []}
 
     def evaluate(step, train_loss):
@@ -566,21 +519,16 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
         history["train_loss"].append(train_loss)
         if heldout is not None:
             result = model.evaluate(heldout, batch_size=len(heldout), verbose=0, return_dict=True)
-            history["negative_elbo"].append(float(result["loss"]))
-            history["reconstruction"].append(float(result["reconstruction"]))
-            history["kl"].append(float(result["kl"]))
+            for key, name in (("negative_elbo", "loss"), ("reconstruction", "reconstruction"), ("kl", "kl")):
+                history[key].append(float(result[name]))
 
-    class _Evaluate(keras.callbacks.Callback):
+    class HeldoutEvaluation(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             evaluate((epoch + 1) * eval_every, float((logs or {}).get("loss", np.nan)))
 
-    all_callbacks = [_StopOnNonFiniteLoss(start_epoch * eval_every)]
-    if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(os.fspath(backup_dir), save_freq="epoch"))
-    all_callbacks += [_Evaluate(), *callbacks]
-    if start_epoch == 0:
+    if backup_dir is None or training.completed_chunks(backup_dir) == 0:
         evaluate(0, float("nan"))
-    model.fit(dataset, epochs=epochs, steps_per_epoch=eval_every, callbacks=all_callbacks, verbose=0)
+    training.fit(model, images, steps, batch_size, seed, chunk=eval_every, callbacks=[HeldoutEvaluation(), *callbacks], backup_dir=backup_dir)
     return history
 
 
