@@ -1,4 +1,4 @@
-"""Figures for the lessons: labelled image grids, training curves, and side-by-side comparisons.
+"""Figures for the lessons: labelled image grids, training curves, feature-map mosaics, 2-D embeddings, bar charts.
 
 Introduced in lesson 00. Every figure has a title and axis labels; image grids label their rows or tiles.
 Each function draws and returns the matplotlib `Figure` (it does not call `plt.show()`), so a notebook
@@ -90,5 +90,208 @@ def training_curves(curves: dict, title: str, xlabel: str = "training step", yla
     axis.set_ylabel(ylabel)
     axis.grid(alpha=0.3)
     axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def _normalise_map(channel_map: np.ndarray) -> np.ndarray:
+    low, high = float(channel_map.min()), float(channel_map.max())
+    return (channel_map - low) / (high - low) if high > low else np.zeros_like(channel_map)
+
+
+def _check_maps(maps, argument: str) -> np.ndarray:
+    if hasattr(maps, "numpy"):
+        maps = maps.numpy()
+    if not isinstance(maps, np.ndarray) or maps.ndim != 3:
+        raise ValueError(
+            f"{argument} must be one image's feature maps, shape (H, W, C); received {validation.describe(maps)}. "
+            "Take one image: maps[0]."
+        )
+    if not np.all(np.isfinite(maps)):
+        raise ValueError(f"{argument} contains NaN or inf; received {validation.describe(maps)}.")
+    return maps
+
+
+def feature_maps(maps, title: str, channels: int = 16, scale: float = 0.9):
+    """Mosaic of one image's feature maps: the most active channels, each scaled to its own range.
+
+    Introduced in lesson 01 (feature maps by block). Each tile is one channel, min-max scaled on its own
+    (activations differ in scale by orders of magnitude across channels and layers); tiles show the
+    `channels` channels with the largest mean activation, in decreasing order.
+
+    Args:
+        maps: One image's maps, shape (H, W, C); or a dict `{row label: (H, W, C)}` with one row per layer.
+        title: Figure title: say which image, backbone and weights.
+        channels: Channels shown per row.
+        scale: Size of one tile in inches.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: for maps that are not (H, W, C) finite arrays, or an empty dict.
+    """
+    rows = maps if isinstance(maps, dict) else {"": maps}
+    if not rows:
+        raise ValueError("maps must not be an empty dict; pass {layer name: (H, W, C) array}.")
+    rows = {label: _check_maps(value, f"maps[{label!r}]" if label else "maps") for label, value in rows.items()}
+    channels = validation.positive_int(channels, "channels")
+    columns = min(channels, max(value.shape[-1] for value in rows.values()))
+    plt = _pyplot()
+    figure, axes = plt.subplots(len(rows), columns, figsize=(columns * scale + 1.6, len(rows) * scale + 0.8), squeeze=False)
+    for row, (label, value) in enumerate(rows.items()):
+        order = np.argsort(-value.mean(axis=(0, 1)), kind="stable")[:columns]
+        for column, axis in enumerate(axes[row]):
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column < len(order):
+                axis.imshow(_normalise_map(value[..., order[column]]), cmap="viridis", vmin=0.0, vmax=1.0)
+                axis.set_title(f"ch {order[column]}", fontsize=6)
+            else:
+                axis.set_visible(False)
+        height, width, depth = value.shape
+        axes[row, 0].set_ylabel(f"{label}\n{height}x{width}x{depth}" if label else f"{height}x{width}x{depth}", rotation=0, ha="right", va="center", fontsize=8)
+    figure.supxlabel(f"channels with the largest mean activation (top {columns}), each scaled to its own range", fontsize=8)
+    figure.supylabel("layer (map height x width x channels)", fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def _project(features: np.ndarray, method: str, seed: int, perplexity: float):
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed)
+        points = pca.fit_transform(features)
+        ratios = pca.explained_variance_ratio_
+        return points, (f"PC 1 ({ratios[0]:.0%} of variance)", f"PC 2 ({ratios[1]:.0%} of variance)")
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    perplexity = min(perplexity, (len(features) - 1) / 3)
+    # One OpenMP thread: on a shared 2-core machine t-SNE's spinning threads made it ~80x slower, not faster.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+    return points, ("t-SNE 1 (arbitrary units)", "t-SNE 2 (arbitrary units)")
+
+
+def embedding(features, groups, method: str = "pca", title: str = "", styles=None, seed: int = 0, perplexity: float = 30.0, scale: float = 4.0):
+    """2-D embedding of feature vectors, coloured by group (class or domain), via PCA or t-SNE (scikit-learn).
+
+    Introduced in lesson 01 (source vs target embeddings). PCA is linear and its axes carry a share of the
+    variance; t-SNE keeps neighbourhoods but its distances between clusters mean little.
+
+    Args:
+        features: (N, D) features; or a dict `{panel title: (N, D)}` for side-by-side panels (e.g. per layer),
+            all with the same N.
+        groups: N labels that set the colour (e.g. class).
+        method: `"pca"` or `"tsne"`.
+        title: Figure title: say which feature space.
+        styles: Optional N labels that set the marker (e.g. domain: source / target).
+        seed: Seeds t-SNE (and PCA's randomised solver).
+        perplexity: t-SNE perplexity, capped for small N.
+        scale: Panel size in inches.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: for an unknown method, fewer than 3 samples, or groups/styles of the wrong length.
+    """
+    validation.choice(method, "method", ("pca", "tsne"))
+    panels = features if isinstance(features, dict) else {"": features}
+    if not panels:
+        raise ValueError("features must not be an empty dict; pass {panel title: (N, D) array}.")
+    panels = {label: validation.features(value, "features") for label, value in panels.items()}
+    count = len(next(iter(panels.values())))
+    if count < 3 or any(len(value) != count for value in panels.values()):
+        raise ValueError(f"every features array needs the same N >= 3 rows; received {[len(v) for v in panels.values()]}.")
+    groups = np.asarray(groups)
+    if groups.shape != (count,):
+        raise ValueError(f"groups must have one label per row of features: received {groups.shape[0] if groups.ndim else 0} for {count}.")
+    styles = None if styles is None else np.asarray(styles)
+    if styles is not None and styles.shape != (count,):
+        raise ValueError(f"styles must have one label per row of features: received {len(styles)} for {count}.")
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(panels), figsize=(scale * len(panels) + 1.5, scale), squeeze=False)
+    group_values = list(dict.fromkeys(groups.tolist()))
+    style_values = list(dict.fromkeys(styles.tolist())) if styles is not None else [None]
+    colours = plt.get_cmap("tab10" if len(group_values) <= 10 else "tab20")
+    markers = ["o", "^", "s", "x", "D", "v"]
+    for axis, (label, value) in zip(axes[0], panels.items(), strict=True):
+        points, (xlabel, ylabel) = _project(value, method, seed, perplexity)
+        for style_index, style in enumerate(style_values):
+            for group_index, group in enumerate(group_values):
+                mask = groups == group
+                if style is not None:
+                    mask &= styles == style
+                if not mask.any():
+                    continue
+                axis.scatter(
+                    points[mask, 0], points[mask, 1], s=10, alpha=0.7, color=colours(group_index % colours.N),
+                    marker=markers[style_index % len(markers)], linewidths=0.8,
+                )
+        axis.set_title(str(label), fontsize=10)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+    handles = [plt.Line2D([], [], linestyle="", marker="o", color=colours(i % colours.N), label=str(g)) for i, g in enumerate(group_values)]
+    if styles is not None:
+        handles += [plt.Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="black", label=str(s)) for i, s in enumerate(style_values)]
+    figure.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0, 1 - 1.3 / (scale * len(panels) + 1.5), 1))
+    return figure
+
+
+def bar_chart(values: dict, categories, title: str, xlabel: str, ylabel: str, errors: dict | None = None, reference: float | None = None):
+    """Grouped bars: one colour per series, one group of bars per category; values written on the bars.
+
+    Introduced in lesson 01 (probe accuracy per labels per class; Fréchet distance per layer).
+
+    Args:
+        values: `{series label: [value per category]}`.
+        categories: Category labels along the x axis.
+        title: Figure title.
+        xlabel: x-axis label.
+        ylabel: y-axis label, with units.
+        errors: Optional `{series label: [(low, high) per category]}`, drawn as error bars (e.g. min-max
+            over seeds).
+        reference: Optional horizontal reference line (e.g. chance accuracy).
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: for an empty `values` or series whose length differs from `categories`.
+    """
+    categories = [str(category) for category in categories]
+    if not isinstance(values, dict) or not values:
+        raise ValueError(f"values must be a non-empty dict {{series: [value per category]}}; received {validation.describe(values)}.")
+    for label, series in values.items():
+        if len(series) != len(categories):
+            raise ValueError(f"values[{label!r}] must have one value per category: received {len(series)} for {len(categories)}.")
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(max(5.0, 1.1 * len(categories) * max(1, len(values)) ** 0.5 + 2), 3.6))
+    width = 0.8 / len(values)
+    positions = np.arange(len(categories))
+    for index, (label, series) in enumerate(values.items()):
+        offsets = positions - 0.4 + width * (index + 0.5)
+        series = np.asarray(series, dtype=float)
+        yerr = None
+        if errors is not None and label in errors:
+            bounds = np.asarray(errors[label], dtype=float)
+            yerr = np.stack([series - bounds[:, 0], bounds[:, 1] - series])
+        bars = axis.bar(offsets, series, width=width, label=str(label), yerr=yerr, capsize=3)
+        axis.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+    if reference is not None:
+        axis.axhline(reference, linestyle="--", color="gray", linewidth=1)
+    axis.set_xticks(positions, categories)
+    axis.set_title(title)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if len(values) > 1:
+        axis.legend(fontsize=8)
+    axis.margins(y=0.15)
     figure.tight_layout()
     return figure
