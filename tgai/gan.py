@@ -636,6 +636,54 @@ def train(gan, images, steps: int, batch_size: int, seed: int = 0, eval_every: i
     return training.fit(gan, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=list(callbacks), backup_dir=backup_dir)
 
 
+@dataclasses.dataclass
+class FineTuneResult:
+    """One training run of `fine_tune`: what was trained, how KID moved, and samples over time."""
+
+    strategy: str
+    augment: tuple | None
+    seed: int
+    report: StrategyReport
+    kid_steps: np.ndarray
+    kid_values: np.ndarray
+    snapshots: list
+    seconds: float
+    gan: GAN
+
+    @property
+    def final_kid(self) -> float:
+        return float(self.kid_values[-1])
+
+    def kid_at(self, step: int) -> float:
+        """KID x 1000 at an evaluated step."""
+        matches = np.flatnonzero(self.kid_steps == step)
+        if not len(matches):
+            raise ValueError(f"step={step} was not evaluated; evaluated steps: {self.kid_steps.tolist()}.")
+        return float(self.kid_values[matches[0]])
+
+    def steps_to_reach(self, target: float):
+        """First evaluated step whose KID is at most `target`, or None if none is."""
+        reached = np.flatnonzero(self.kid_values <= target)
+        return int(self.kid_steps[reached[0]]) if len(reached) else None
+
+
+def fine_tune(strategy, target_images, heldout_images, steps, batch_size, eval_every, kid_samples, seed=0, augment=None, blocks=2, snapshot_count=8):
+    """Train one strategy on target images, measuring KID every `eval_every` steps; returns a `FineTuneResult`.
+
+    Introduced in lesson 03, which calls it for every strategy and seed at equal steps and batch size.
+    KID x 1000 compares `kid_samples` EMA samples with as many held-out target images, in the judge
+    feature space. `batch_size` is capped at the number of target images (so 10 images train at batch 10).
+    """
+    batch_size = min(validation.positive_int(batch_size, "batch_size"), len(target_images))
+    model, report = make_gan(strategy, blocks=blocks, augment=augment, seed=seed)
+    evaluation = kid_evaluation(heldout_images, kid_samples, eval_every, seed=seed)
+    snapshots = sample_snapshots(snapshot_count, eval_every, seed=seed)
+    start = time.perf_counter()
+    train(model, target_images, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=[evaluation, snapshots])
+    kid_steps, kid_values = evaluation.series("kid")
+    return FineTuneResult(strategy, augment, seed, report, kid_steps, kid_values, snapshots.snapshots, time.perf_counter() - start, model)
+
+
 def pretrain(seed: int = 0) -> dict:
     """Train the source DCGAN on the `glyphs` train split and commit it (`python -m tgai pretrain gan`).
 
