@@ -122,7 +122,15 @@ class Sampling(keras.layers.Layer):
     """Draw z = mean + exp(log_var / 2) * epsilon, epsilon ~ N(0, I): the reparameterisation trick.
 
     Introduced in lesson 04. The noise is outside the path from the encoder's outputs to z, so gradients
-    flow to `mean` and `log_var`. A `keras.random.SeedGenerator` makes the draws reproducible.
+    flow to `mean` and `log_var`. `VAE.train_step` passes its step counter, and the noise is then drawn
+    statelessly from `(seed, step, replica)`: a run resumed from a backup draws exactly what an
+    uninterrupted run would. Called in training without a step, the layer draws from its
+    `keras.random.SeedGenerator`. Outside training the noise is a fixed function of `noise_seed`: evaluating
+    never disturbs the training draws, and every model is evaluated with the same noise (common random
+    numbers make comparisons between models less noisy).
+
+    Args:
+        seed: Seeds the training noise and, offset by `noise_seed`, the evaluation noise.
     """
 
     def __init__(self, seed: int = 0, **kwargs):
@@ -130,9 +138,22 @@ class Sampling(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs):
+    def call(self, inputs, training=False, noise_seed: int = 0, step=None):
         z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(keras.ops.shape(z_mean), seed=self.seed_generator)
+        if training and step is not None:
+            import tensorflow as tf
+
+            # The generator's state (its seed, untouched by this stateless path) is a variable, so `restart`
+            # can reseed a compiled model without retracing it.
+            state = tf.cast(self.seed_generator.state, tf.int64)
+            key = tf.random.experimental.stateless_fold_in(state, tf.cast(step, tf.int64))
+            replica = tf.distribute.get_replica_context()
+            replica_id = replica.replica_id_in_sync_group if replica is not None else 0
+            key = tf.random.experimental.stateless_fold_in(key, tf.cast(replica_id, tf.int64))
+            epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed=key, dtype=z_mean.dtype)
+        else:
+            seed = self.seed_generator if training else 7919 * self.seed + 1 + noise_seed
+            epsilon = keras.random.normal(keras.ops.shape(z_mean), seed=seed)
         return z_mean + keras.ops.exp(0.5 * z_log_var) * epsilon
 
     def get_config(self):
@@ -204,20 +225,21 @@ class VAE(keras.Model):
     def call(self, images, training=False):
         """Reconstruct `images` through a sampled z; returns Bernoulli means in [0, 1]."""
         z_mean, z_log_var = self.encoder(images, training=training)
-        return keras.ops.sigmoid(self.decoder(self.sampling([z_mean, z_log_var]), training=training))
+        return keras.ops.sigmoid(self.decoder(self.sampling([z_mean, z_log_var], training=training), training=training))
 
     def decode(self, z):
         """Map latent codes to images in [0, 1] (the decoder's Bernoulli means)."""
         return keras.ops.sigmoid(self.decoder(z, training=False))
 
-    def compute_losses(self, images, training=False):
+    def compute_losses(self, images, training=False, noise_seed: int = 0, step=None):
         """Return `{loss, reconstruction, kl[, perceptual]}` for one batch, averaged over images.
 
         reconstruction = sum over pixels of the binary cross-entropy (nats), for one sampled z per image;
-        kl = KL(N(mean, exp(log_var)) || N(0, I)) in closed form.
+        kl = KL(N(mean, exp(log_var)) || N(0, I)) in closed form. `noise_seed` picks the evaluation noise
+        (ignored in training); `step` makes the training noise a function of the step (see `Sampling`).
         """
         z_mean, z_log_var = self.encoder(images, training=training)
-        z = self.sampling([z_mean, z_log_var])
+        z = self.sampling([z_mean, z_log_var], training=training, noise_seed=noise_seed, step=step)
         logits = self.decoder(z, training=training)
         pixel_losses = keras.ops.binary_crossentropy(images, logits, from_logits=True)
         reconstruction = keras.ops.mean(keras.ops.sum(pixel_losses, axis=(1, 2, 3)))
@@ -240,7 +262,7 @@ class VAE(keras.Model):
 
         images = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
-            losses = self.compute_losses(images, training=True)
+            losses = self.compute_losses(images, training=True, step=self.optimizer.iterations)
             # Under tf.distribute each replica sees part of the batch and the optimizer sums the replicas'
             # gradients, so each replica's loss is divided by the replica count to keep a per-batch mean.
             scaled_loss = losses["loss"] / _replicas_in_sync()
@@ -565,10 +587,10 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
     images = validation.images(images, channels=(model.image_shape[2],))
     samples = validation.positive_int(samples, "samples")
     totals = {"negative_elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
-    for _ in range(samples):
+    for draw in range(samples):
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
-            losses = model.compute_losses(batch, training=False)
+            losses = model.compute_losses(batch, training=False, noise_seed=draw)
             weight = len(batch) / len(images) / samples
             totals["reconstruction"] += float(losses["reconstruction"]) * weight
             totals["kl"] += float(losses["kl"]) * weight
