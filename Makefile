@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/installed
 PORT ?= 8888
 NBVAL_TIMEOUT ?= 600
+# Jupyter refuses to run as root (containers, CI) unless told to.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
@@ -20,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: unit nbtest
 

@@ -1,0 +1,88 @@
+"""Notebook hygiene: executed in order from a fresh kernel, no errors, no paths or usernames, small files."""
+
+import getpass
+import json
+import pathlib
+import re
+
+import pytest
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_BYTES = 2 * 1024 * 1024
+# Absolute paths of this machine type and of common home folders, and the current user's name.
+PATH_PATTERN = re.compile(r"(/root\b|/home/\w|/Users/\w|/work/|/tmp/|site-packages|[A-Z]:\\\\)")
+
+
+def _code_cells(notebook):
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "".join(cell["source"]).strip()]
+
+
+def _output_text(output):
+    parts = [output.get("text", "")]
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("text/") or mime.endswith("json"):
+            parts.append(value if isinstance(value, str) else "".join(value))
+    parts.extend(output.get("traceback", []))
+    return "".join("".join(part) if isinstance(part, list) else part for part in parts)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_setup.ipynb"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda path: path.name)
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def test_executed_in_order_from_one(notebook):
+    path, content = notebook
+    counts = [cell.get("execution_count") for cell in _code_cells(content)]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: re-run it top to bottom with make notebooks"
+
+
+def test_no_error_outputs(notebook):
+    path, content = notebook
+    for index, cell in enumerate(content["cells"]):
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{path.name} cell {index} stores an error"
+
+
+def test_no_paths_or_usernames(notebook):
+    path, content = notebook
+    user = getpass.getuser()
+    for index, cell in enumerate(content["cells"]):
+        for output in cell.get("outputs", []):
+            text = _output_text(output)
+            match = PATH_PATTERN.search(text)
+            assert match is None, f"{path.name} cell {index} output shows a path: {match.group(0)!r}"
+            if user not in ("root", "runner") and len(user) > 3:
+                assert user not in text, f"{path.name} cell {index} output shows the username"
+
+
+def test_size_cap(notebook):
+    path, _ = notebook
+    assert path.stat().st_size <= MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes; shrink its figures"
+
+
+def test_nbval_markers_are_comments_not_tags(notebook):
+    path, content = notebook
+    for index, cell in enumerate(content["cells"]):
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert not [tag for tag in tags if tag.lower().startswith("nbval")], f"{path.name} cell {index}: use a # NBVAL comment"
+        assert set(tags) <= {"parameters"}, f"{path.name} cell {index}: the only tag the kit uses is 'parameters'"
+
+
+def test_structure(notebook):
+    path, content = notebook
+    cells = content["cells"]
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith("# "), f"{path.name}: starts with one H1"
+    headings = [line for cell in cells if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()]
+    assert sum(line.startswith("# ") for line in headings) == 1, f"{path.name}: exactly one H1"
+    assert "Estimated time" in first, f"{path.name}: the overview states the estimated time"
+    code = _code_cells(content)
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), f"{path.name}: first code cell is the parameters cell"
+    assert "SEED = " in "".join(code[0]["source"])
+    assert "tgai.setup(" in "".join(code[1]["source"]), f"{path.name}: second code cell calls tgai.setup"
+    assert content["metadata"]["kernelspec"]["name"] == "python3"
