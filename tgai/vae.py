@@ -231,12 +231,13 @@ class VAE(keras.Model):
         """Map latent codes to images in [0, 1] (the decoder's Bernoulli means)."""
         return keras.ops.sigmoid(self.decoder(z, training=False))
 
-    def compute_losses(self, images, training=False, noise_seed: int = 0, step=None):
+    def compute_losses(self, images, training=False, noise_seed: int = 0, step=None, perceptual: bool = True):
         """Return `{loss, reconstruction, kl[, perceptual]}` for one batch, averaged over images.
 
         reconstruction = sum over pixels of the binary cross-entropy (nats), for one sampled z per image;
         kl = KL(N(mean, exp(log_var)) || N(0, I)) in closed form. `noise_seed` picks the evaluation noise
-        (ignored in training); `step` makes the training noise a function of the step (see `Sampling`).
+        (ignored in training); `step` makes the training noise a function of the step (see `Sampling`);
+        `perceptual=False` skips the (costly) perceptual term, e.g. to measure -ELBO alone.
         """
         z_mean, z_log_var = self.encoder(images, training=training)
         z = self.sampling([z_mean, z_log_var], training=training, noise_seed=noise_seed, step=step)
@@ -246,7 +247,7 @@ class VAE(keras.Model):
         kl_per_image = -0.5 * keras.ops.sum(1.0 + z_log_var - keras.ops.square(z_mean) - keras.ops.exp(z_log_var), axis=1)
         kl = keras.ops.mean(kl_per_image)
         losses = {"loss": reconstruction + self.beta * kl, "reconstruction": reconstruction, "kl": kl}
-        if self.perceptual_tracker is not None:
+        if self.perceptual_tracker is not None and perceptual:
             perceptual = self.feature_loss(images, keras.ops.sigmoid(logits))
             losses["perceptual"] = perceptual
             losses["loss"] = losses["loss"] + self.perceptual_weight * perceptual
@@ -590,7 +591,7 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
     for draw in range(samples):
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
-            losses = model.compute_losses(batch, training=False, noise_seed=draw)
+            losses = model.compute_losses(batch, training=False, noise_seed=draw, perceptual=False)
             weight = len(batch) / len(images) / samples
             totals["reconstruction"] += float(losses["reconstruction"]) * weight
             totals["kl"] += float(losses["kl"]) * weight
