@@ -283,3 +283,43 @@ def test_extract_errors(hed_vgg16, images, kwargs, error, pattern):
 def test_extract_rejects_a_bare_keras_model(hed_vgg16):
     with pytest.raises(TypeError, match="tgai.backbones.load"):
         backbones.extract(_images(2), hed_vgg16.model)
+
+
+def test_extract_cache_dir(tmp_path, hed_vgg16):
+    backbones.extract(_images(2), hed_vgg16, cache=True, cache_dir=tmp_path / "mine")
+    assert len(list((tmp_path / "mine").glob("*.npz"))) == 1
+
+
+# --- probe helpers ---------------------------------------------------------------------------------------
+
+
+def test_linear_probe_separates_separable_features():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8)) * 5
+    labels = np.repeat(np.arange(3), 20)
+    features = centres[labels] + rng.normal(size=(60, 8))
+    assert backbones.linear_probe(features[::2], labels[::2], features[1::2], labels[1::2]) > 0.9
+    noise = rng.normal(size=(60, 8))
+    assert backbones.linear_probe(noise[::2], labels[::2], noise[1::2], labels[1::2]) < 0.8
+
+
+def test_linear_probe_errors():
+    features, labels = np.zeros((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="same dimension"):
+        backbones.linear_probe(features, labels, np.zeros((4, 2)), labels)
+    with pytest.raises(ValueError, match="one label per image"):
+        backbones.linear_probe(features, labels[:3], features, labels)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        backbones.linear_probe(features, np.zeros(4, np.int64), features, labels)
+
+
+@pytest.mark.slow
+def test_scratch_classifier_learns_and_is_seeded():
+    images, labels = tgai.data.load("digits", "train", 32, 1, limit=60)
+    test_images, test_labels = tgai.data.load("digits", "test", 32, 1, limit=60)
+    first = backbones.scratch_classifier(images, labels, test_images, test_labels, epochs=15, seed=1)
+    second = backbones.scratch_classifier(images, labels, test_images, test_labels, epochs=15, seed=1)
+    assert first == second
+    assert first > 0.3  # Chance is 0.1.
+    with pytest.raises(ValueError, match="epochs"):
+        backbones.scratch_classifier(images, labels, test_images, test_labels, epochs=0)

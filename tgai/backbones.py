@@ -374,7 +374,7 @@ def _weights_fingerprint(backbone: Backbone) -> str:
     return digest.hexdigest()
 
 
-def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], pooling) -> pathlib.Path:
+def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], pooling, cache_dir=None) -> pathlib.Path:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(images).tobytes())
     description = (
@@ -382,7 +382,7 @@ def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], poolin
         f"{backbone.weights_source}|{_weights_fingerprint(backbone)}|{','.join(names)}|{pooling}"
     )
     digest.update(description.encode())
-    folder = config.cache_home() / "features"
+    folder = pathlib.Path(cache_dir) if cache_dir is not None else config.cache_home() / "features"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{backbone.name}-{digest.hexdigest()[:32]}.npz"
 
@@ -403,7 +403,7 @@ def _write_cache(file: pathlib.Path, results: dict) -> None:
     os.replace(temporary, file)  # Atomic: a reader never sees a half-written cache file.
 
 
-def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: int = 64, cache: bool = False, progress=None):
+def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: int = 64, cache: bool = False, progress=None, cache_dir=None):
     """Features of [0, 1] images at named layers of a frozen backbone.
 
     Introduced in lesson 01. Images are prepared exactly as the backbone expects (`Backbone.prepare`: gray
@@ -419,6 +419,7 @@ def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: 
         cache: If True, keep the result under `tgai.cache_home()/features`, keyed by a sha256 of the images,
             the backbone, its weights, the layers and the pooling, so a rerun loads instead of recomputing.
         progress: Show a progress line on stderr; None shows it above 2,000 images.
+        cache_dir: Folder for the cache (default `tgai.cache_home()/features`).
 
     Returns:
         float32 array of shape (N, C) (pooled) or (N, H, W, C) (pooling=None) for one layer; a dict
@@ -440,7 +441,7 @@ def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: 
     batch_size = validation.positive_int(batch_size, "batch_size")
     single = layers is None or isinstance(layers, str)
 
-    file = _cache_file(images, backbone, names, pooling) if cache else None
+    file = _cache_file(images, backbone, names, pooling, cache_dir) if cache else None
     if file is not None and file.is_file():
         cached = _read_cache(file, names)
         if cached is not None:
@@ -466,3 +467,90 @@ def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: 
     if file is not None:
         _write_cache(file, results)
     return results[names[0]] if single else results
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, regularization: float = 1.0) -> float:
+    """Accuracy of a logistic-regression probe on frozen features: how linearly readable the classes are.
+
+    Introduced in lesson 01 (the few-label probe). Features are standardised with statistics of the
+    training features only; the backbone is never updated.
+
+    Args:
+        train_features: (N, D) features of the labelled images.
+        train_labels: N integer labels.
+        test_features: (M, D) features of held-out images.
+        test_labels: M integer labels.
+        regularization: Inverse L2 strength `C` of scikit-learn's `LogisticRegression`.
+
+    Returns:
+        Accuracy on the held-out features, in [0, 1].
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_features = validation.features(train_features, "train_features")
+    test_features = validation.features(test_features, "test_features")
+    train_labels = validation.labels(train_labels, len(train_features), "train_labels")
+    test_labels = validation.labels(test_labels, len(test_features), "test_labels")
+    if train_features.shape[1] != test_features.shape[1]:
+        raise ValueError(
+            f"train_features and test_features must have the same dimension; received {train_features.shape[1]} "
+            f"and {test_features.shape[1]}. Extract both from the same layer."
+        )
+    if len(np.unique(train_labels)) < 2:
+        raise ValueError("train_labels must hold at least 2 classes; a probe needs something to separate.")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=regularization, max_iter=2000))
+    probe.fit(train_features, train_labels)
+    return float(np.mean(probe.predict(test_features) == test_labels))
+
+
+def scratch_classifier(train_images, train_labels, test_images, test_labels, epochs: int, seed: int = 0, batch_size: int = 32) -> float:
+    """Accuracy of a small CNN trained from scratch on the same labelled images: the probe's baseline.
+
+    Introduced in lesson 01: frozen features are worth using only if they beat learning from the few labels
+    alone. Two conv blocks and a dense layer (about 0.1M parameters), Adam at 1e-3, all initialisers and
+    shuffling seeded.
+
+    Args:
+        train_images: float NHWC [0, 1] images, gray or RGB, resized to 32x32 gray.
+        train_labels: Their integer labels (10 classes).
+        test_images: Held-out images.
+        test_labels: Their labels.
+        epochs: Passes over the labelled images (the profile's `probe_cnn_epochs`).
+        seed: Seeds initialisers and shuffling.
+        batch_size: Images per step.
+
+    Returns:
+        Accuracy on the held-out images, in [0, 1].
+    """
+    import keras
+
+    train_images = data.resize(data.to_channels(validation.images(train_images, "train_images"), 1), 32)
+    test_images = data.resize(data.to_channels(validation.images(test_images, "test_images"), 1), 32)
+    train_labels = validation.labels(train_labels, len(train_images), "train_labels")
+    test_labels = validation.labels(test_labels, len(test_images), "test_labels")
+    epochs = validation.positive_int(epochs, "epochs")
+    seed = validation.positive_int(seed, "seed", minimum=0)
+    keras.utils.set_random_seed(seed)
+    initializer = lambda offset: keras.initializers.GlorotUniform(seed=seed * 100 + offset)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 1)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=initializer(0)),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(1)),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(64, activation="relu", kernel_initializer=initializer(2)),
+            keras.layers.Dense(10, kernel_initializer=initializer(3)),
+        ],
+        name="scratch_cnn",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(train_images, train_labels, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
+    predictions = np.argmax(model.predict(test_images, batch_size=256, verbose=0), axis=1)
+    return float(np.mean(predictions == test_labels))
