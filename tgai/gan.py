@@ -593,7 +593,7 @@ def kid_evaluation(heldout_images, samples: int, every: int, seed: int = 0):
 
     def evaluate(model):
         fixed = latents(samples, seed + 1_000_003, model.latent_dim)
-        return {"kid": kid_x1000(generate(model.ema_generator, fixed), reference, seed=seed)}
+        return {"kid": kid_x1000(generate(model.ema_generator, fixed), reference, subsets=20, seed=seed)}
 
     return training.PeriodicEvaluation(evaluate, every)
 
