@@ -101,6 +101,8 @@ def test_small_inputs_are_rejected(feature_loss):
         perceptual.FeatureLoss(input_shape=(16, 16, 1), backbone=feature_loss.extractor.backbone)
     with pytest.raises(ValueError, match="channels"):
         feature_loss(_images(1, 32, 2), _images(1, 32, 2))
+    with pytest.raises(ValueError, match="same height and width"):
+        feature_loss(_images(1, 32), _images(1, 40))
 
 
 def test_bad_backbone_and_layer_weights(backbone):
@@ -157,6 +159,10 @@ def test_style_transfer_decreases_the_objective(backbone):
 def test_optimize_image_rejects_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
         perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=0)
+    with pytest.raises(TypeError, match="objective"):
+        perceptual.optimize_image("not a function", _images(1), steps=1)
+    with pytest.raises(ValueError, match="learning_rate"):
+        perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=1, learning_rate=0)
     with pytest.raises(ValueError, match="0, 1"):
         perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1) * 255, steps=1)
 

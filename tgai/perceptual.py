@@ -127,7 +127,10 @@ def _check_image_tensor(images, argument: str) -> None:
     if len(shape) != 4:
         raise ValueError(f"{argument} must have rank 4 (N, H, W, C); received shape {shape}. Add a batch axis with images[None].")
     if shape[-1] not in (1, 3):
-        raise ValueError(f"{argument} must have 1 or 3 channels (last axis); received shape {shape}. Images are NHWC.")
+        raise ValueError(
+            f"{argument} must have 1 or 3 channels (last axis); received shape {shape}. Images are NHWC; convert with "
+            "tgai.data.to_channels(images, 3)."
+        )
     sizes = [size for size in shape[1:3] if size is not None]
     if sizes and min(sizes) < MIN_SIZE:
         raise ValueError(
@@ -150,7 +153,7 @@ def _layer_weights(layer_weights, layers) -> tuple:
 
 def _check_input_shape(input_shape) -> tuple:
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3 or input_shape[-1] not in (1, 3):
-        raise ValueError(f"input_shape must be (height, width, 1 or 3); received input_shape={input_shape!r}.")
+        raise ValueError(f"input_shape must be (height, width, 1 or 3); received input_shape={input_shape!r}. Use e.g. (32, 32, 3).")
     if min(input_shape[:2]) < MIN_SIZE:
         raise ValueError(
             f"input_shape must be at least {MIN_SIZE}x{MIN_SIZE} (VGG16's minimum); received input_shape={input_shape!r}. "
@@ -177,7 +180,10 @@ def gram_matrix(features):
     tf = _tf()
     features = tf.convert_to_tensor(features, dtype=tf.float32)
     if len(features.shape) != 4:
-        raise ValueError(f"features must have rank 4 (N, H, W, C); received shape {tuple(features.shape)}.")
+        raise ValueError(
+            f"features must have rank 4 (N, H, W, C); received shape {tuple(features.shape)}. Pass one layer's feature "
+            "maps, e.g. FeatureExtractor(layers, backbone)(images)[0]."
+        )
     positions = tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
     return tf.einsum("nhwc,nhwd->ncd", features, features) / positions
 
@@ -242,6 +248,11 @@ class FeatureLoss(_keras_loss_base()):
         y_pred = tf.convert_to_tensor(y_pred, dtype=tf.float32)
         _check_image_tensor(y_true, "y_true")
         _check_image_tensor(y_pred, "y_pred")
+        if y_true.shape[1:3] != y_pred.shape[1:3] and None not in (*y_true.shape[1:3], *y_pred.shape[1:3]):
+            raise ValueError(
+                f"y_true and y_pred must have the same height and width; received shapes {tuple(y_true.shape)} and "
+                f"{tuple(y_pred.shape)}. Resize one of them, e.g. tgai.data.resize(images, size)."
+            )
         # The targets are data, not parameters.
         true_features = self.extractor(tf.stop_gradient(y_true))
         pred_features = self.extractor(y_pred)
@@ -371,7 +382,10 @@ def style_distance(images, style_image, extractor, layers=None):
     total = np.zeros(len(images))
     for name in layers:
         if name not in index:
-            raise ValueError(f"layer {name!r} is not among the extractor's layers {extractor.layers!r}.")
+            raise ValueError(
+                f"layer {name!r} is not among the extractor's layers {extractor.layers!r}. Pass layers=None or build "
+                "the extractor with this layer."
+            )
         target = gram_matrix(style[index[name]])
         gram = gram_matrix(features[index[name]])
         error = tf.reduce_sum(tf.square(gram - target), axis=[1, 2]) / tf.reduce_sum(tf.square(target))
@@ -435,8 +449,13 @@ def optimize_image(objective, initial, steps, learning_rate=0.05, tv_weight=0.0,
     initial = validation.images(initial, "initial")
     steps = validation.positive_int(steps, "steps")
     progress = validation.positive_int(progress, "progress", minimum=0)
+    if not callable(objective):
+        raise TypeError(f"objective must be a function of the images; received {validation.describe(objective)}.")
     if not learning_rate > 0 or tv_weight < 0:
-        raise ValueError(f"learning_rate must be > 0 and tv_weight >= 0; received learning_rate={learning_rate!r}, tv_weight={tv_weight!r}.")
+        raise ValueError(
+            f"learning_rate must be > 0 and tv_weight >= 0; received learning_rate={learning_rate!r}, "
+            f"tv_weight={tv_weight!r}. Use e.g. learning_rate=0.05, tv_weight=0.0."
+        )
     # Keep the logits finite where the initial image sits exactly on 0 or 1.
     clipped = np.clip(initial, 1e-3, 1 - 1e-3)
     logits = tf.Variable(np.log(clipped / (1 - clipped)), dtype=tf.float32, name="image_logits")
@@ -587,7 +606,10 @@ def patch_distance(images_a, images_b, patch_size=5, projections=64, samples=409
     images_a = validation.images(images_a, "images_a")
     images_b = validation.images(images_b, "images_b")
     if images_a.shape[-1] != images_b.shape[-1]:
-        raise ValueError(f"images_a and images_b need the same channels; received {images_a.shape} and {images_b.shape}.")
+        raise ValueError(
+            f"images_a and images_b need the same channels; received shapes {images_a.shape} and {images_b.shape}. "
+            "Convert with tgai.data.to_channels(images, 3)."
+        )
     rng = np.random.default_rng(seed)
 
     def patches(images):
@@ -639,7 +661,7 @@ def build_upsampler(scale=2, channels=1, filters=32, seed=0):
     scale = validation.positive_int(scale, "scale", minimum=2)
     filters = validation.positive_int(filters, "filters")
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; received channels={channels!r}.")
+        raise ValueError(f"channels must be 1 or 3; received channels={channels!r}. Use 1 for gray, 3 for RGB.")
 
     def conv(units, index, activation):
         initializer = keras.initializers.GlorotUniform(seed=seed * 10 + index)
@@ -686,7 +708,7 @@ def train_upsampler(low, high, loss, steps, batch_size=16, learning_rate=2e-3, s
     if len(low) != len(high) or high.shape[1] % low.shape[1] or high.shape[1] // low.shape[1] < 2:
         raise ValueError(
             f"low and high must pair one-to-one, high being an integer multiple (>= 2) of low's size; received "
-            f"{validation.describe(low)} and {validation.describe(high)}."
+            f"{validation.describe(low)} and {validation.describe(high)}. Make low with tgai.data.resize(high, size)."
         )
     model = build_upsampler(high.shape[1] // low.shape[1], low.shape[-1], seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
