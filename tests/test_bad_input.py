@@ -24,7 +24,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from tgai import assets, backbones, checkpoints, data, metrics
+from tgai import assets, backbones, checkpoints, data, gan, metrics, perceptual, training, vae
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 
@@ -253,16 +253,139 @@ def _cases():
         Case("extract/unknown-layer", lambda c: backbones.extract(IMAGES, c.models["vgg16"], layers="block9_conv1"), ValueError, (r"layer", r"'block9_conv1'", r"block5_pool")),
         Case("extract/unknown-pooling", lambda c: backbones.extract(IMAGES, c.models["vgg16"], pooling="mean"), ValueError, (r"pooling", r"'mean'", r"'avg', 'max'")),
     ]
+    cases += _generative_cases()
     return cases
 
+
+def _generative_cases():
+    small = RNG.random((8, 16, 16, 1), dtype=np.float32)
+    rgb = RNG.random((8, 32, 32, 3), dtype=np.float32)
+    images = RNG.random((8, 32, 32, 1), dtype=np.float32)
+    source = lambda name: checkpoints.path(name)  # noqa: E731 - sha256-checked committed files
+    judge_file = lambda: checkpoints.DATA_DIR / "judge.weights.h5"  # noqa: E731
+    return [
+        # tgai.gan: builders, strategies, checkpoints, training, sampling
+        Case("gan/generator-size", lambda c: gan.build_generator((30, 30, 1)), ValueError, (r"image_shape", r"\(30, 30, 1\)", r"divisible by 8.*tgai\.data\.resize")),
+        Case("gan/generator-rank", lambda c: gan.build_generator((32, 32)), ValueError, (r"image_shape", r"\(32, 32\)", r"\(height, width, channels\)")),
+        Case("gan/latent-zero", lambda c: gan.build_generator(latent_dim=0), ValueError, (r"latent_dim", r"latent_dim=0", r">= 1")),
+        Case("gan/latent-string", lambda c: gan.build_generator(latent_dim="64"), TypeError, (r"latent_dim", r"'64'", r"integer >= 1")),
+        Case("gan/discriminator-channels", lambda c: gan.build_discriminator((32, 32, 2)), ValueError, (r"image_shape", r"\(32, 32, 2\)", r"1 or 3 channels")),
+        Case("gan/unknown-strategy", lambda c: gan.make_gan("freezed"), ValueError, (r"strategy", r"'freezed'", r"Valid values: freeze_d")),
+        Case("gan/too-many-blocks", lambda c: gan.make_gan("freeze_d", blocks=9), ValueError, (r"blocks=9", r"only 3 blocks", r"can freeze 1 to 3")),
+        Case("gan/ema-decay-one", lambda c: gan.make_gan("scratch", ema_decay=1.0), ValueError, (r"ema_decay", r"ema_decay=1\.0", r"Use e\.g\. 0\.99")),
+        Case("gan/unknown-augment", lambda c: gan.make_gan("scratch", augment=("colour",)), ValueError, (r"augment", r"'colour'", r"Valid values: color")),
+        Case("gan/learning-rate-negative", lambda c: gan.make_gan("scratch", learning_rate=-1), ValueError, (r"learning_rate", r"learning_rate=-1", r"e\.g\. 2e-4")),
+        Case("gan/augment-string", lambda c: gan.make_gan("scratch", augment="color"), ValueError, (r"augment", r"'color'", r"\(\"color\",\)|\('color',\)")),
+        Case(
+            "gan/weights-of-another-architecture",
+            lambda c: gan.load_weights_checked(gan.build_generator(), judge_file()),
+            ValueError,
+            (r"judge\.weights\.h5", r"file has \[\(4096, 128\), \(128,\)\], model expects", r"Build the model with the image_shape"),
+        ),
+        Case(
+            "gan/discriminator-file-into-generator",
+            lambda c: gan.load_weights_checked(gan.build_generator(), source("gan_discriminator")),
+            ValueError,
+            (r"gan_discriminator\.weights\.h5", r"does not match the architecture of model 'generator'", r"Build the model"),
+        ),
+        Case(
+            "gan/truncated-weights",
+            lambda c: gan.load_weights_checked(gan.build_generator(), c.file("cut.weights.h5", source("gan_generator").read_bytes()[:5000])),
+            ValueError,
+            (r"cut\.weights\.h5", r"truncated file", r"Regenerate it"),
+        ),
+        Case("gan/weights-missing", lambda c: gan.load_weights_checked(gan.build_generator(), c.tmp_path / "none.weights.h5"), FileNotFoundError, (r"file", r"none\.weights\.h5'", r"existing \.weights\.h5")),
+        Case("gan/train-0-255", lambda c: gan.train(c.models["gan"], images * 255, 2, 4), ValueError, (r"images", r"25\d\]", DIVIDE_BY_255)),
+        Case("gan/train-nan", lambda c: gan.train(c.models["gan"], _with(images, 7, np.nan), 2, 4), ValueError, (r"images", r"NaN or inf", r"Check the data pipeline")),
+        Case("gan/train-batch-too-big", lambda c: gan.train(c.models["gan"], images, 2, 16), ValueError, (r"batch_size=16", r"8 images", r"Use batch_size <= 8")),
+        Case("gan/train-steps-not-multiple", lambda c: gan.train(c.models["gan"], images, 4, 4, eval_every=3), ValueError, (r"steps=4", r"chunk=3", r"Use e\.g\. steps=6")),
+        Case("gan/train-zero-steps", lambda c: gan.train(c.models["gan"], images, 0, 4), ValueError, (r"steps", r"steps=0", r">= 1")),
+        Case("gan/train-wrong-size", lambda c: gan.train(c.models["gan"], small, 2, 4), ValueError, (r"images", r"\(8, 16, 16, 1\)", r"resize")),
+        Case("gan/train-wrong-channels", lambda c: gan.train(c.models["gan"], rgb, 2, 4), ValueError, (r"images", r"\(8, 32, 32, 3\)", r"to_channels")),
+        Case("gan/sample-zero", lambda c: gan.sample(c.models["gan"].generator, 0), ValueError, (r"count", r"count=0", r">= 1")),
+        Case("gan/sample-negative-seed", lambda c: gan.sample(c.models["gan"].generator, 2, seed=-1), ValueError, (r"seed", r"seed=-1", r">= 0")),
+        Case("gan/latents-zero", lambda c: gan.latents(0), ValueError, (r"count", r"count=0", r">= 1")),
+        Case("gan/generate-wrong-latent-size", lambda c: gan.generate(c.models["gan"].generator, np.zeros((2, 10), np.float32)), ValueError, (r"codes", r"\(2, 10\)", r"64")),
+        Case("gan/nearest-shape-mismatch", lambda c: gan.nearest_training_images(images, small), ValueError, (r"samples .* and training_images", r"\(16, 16, 1\)", r"same image shape")),
+        Case("gan/kid-more-samples-than-heldout", lambda c: gan.kid_evaluation(images, 100, 10), ValueError, (r"samples=100", r"8 held-out images", r"use samples <= 8")),
+        # tgai.training
+        Case("training/chunk-zero", lambda c: training.fit(c.models["gan"], images, 2, 4, chunk=0), ValueError, (r"chunk", r"chunk=0", r">= 1")),
+        Case("training/seed-string", lambda c: training.fit(c.models["gan"], images, 2, 4, seed="a"), TypeError, (r"seed", r"'a'", r">= 0")),
+        Case(
+            "training/corrupt-backup",
+            lambda c: (c.file("backup/training_metadata.json", b"{half"), training.completed_chunks(c.tmp_path / "backup")),
+            ValueError,
+            (r"backup_dir=", r"is corrupt", r"Delete the folder to start over"),
+        ),
+        Case("training/evaluate-not-callable", lambda c: training.PeriodicEvaluation(3, 10), TypeError, (r"evaluate", r"received 3", r"function model -> dict")),
+        # tgai.vae
+        Case("vae/latent-zero", lambda c: vae.build(latent_dim=0), ValueError, (r"latent_dim", r"latent_dim=0", r"Use e\.g\. latent_dim=16")),
+        Case("vae/latent-float", lambda c: vae.build(latent_dim=2.5), TypeError, (r"latent_dim", r"2\.5", r"Use e\.g\. latent_dim=16")),
+        Case("vae/image-size", lambda c: vae.build(image_size=30), ValueError, (r"image_size", r"image_size=30", r"multiple of 4")),
+        Case("vae/channels", lambda c: vae.build(channels=2), ValueError, (r"channels", r"channels=2", r"1 \(gray\) or 3")),
+        Case("vae/beta-negative", lambda c: vae.build(beta=-1), ValueError, (r"beta", r"beta=-1", r">= 0")),
+        Case("vae/unknown-strategy", lambda c: vae.make("decoder"), ValueError, (r"strategy", r"'decoder'", r"Valid values: decoder_only")),
+        Case("vae/learning-rate-zero", lambda c: vae.make("scratch", learning_rate=0), ValueError, (r"learning_rate", r"learning_rate=0", r"Use e\.g\. 1e-3")),
+        Case(
+            "vae/weights-of-another-latent-size",
+            lambda c: vae.load_weights(c.models["vae"], source("vae")),
+            ValueError,
+            (r"vae\.weights\.h5", r"latent_dim=4.*saved with latent_dim=16", r"Build the VAE with latent_dim=16"),
+        ),
+        Case("vae/weights-of-another-model", lambda c: vae.load_weights(c.models["vae"], judge_file()), ValueError, (r"judge\.weights\.h5", r"missing from the checkpoint", r"retrain")),
+        Case("vae/weights-corrupt", lambda c: vae.load_weights(c.models["vae"], c.file("v.weights.h5", b"junk" * 100)), ValueError, (r"v\.weights\.h5", r"not a readable h5", r"python -m tgai pretrain vae")),
+        Case("vae/weights-missing", lambda c: vae.load_weights(c.models["vae"], c.tmp_path / "none.h5"), FileNotFoundError, (r"path", r"none\.h5'", r"save_weights")),
+        Case("vae/train-0-255", lambda c: vae.train(c.models["vae"], images * 255, 2, 4), ValueError, (r"images", r"25\d\]", DIVIDE_BY_255)),
+        Case("vae/train-wrong-channels", lambda c: vae.train(c.models["vae"], rgb, 2, 4), ValueError, (r"images", r"\(8, 32, 32, 3\)", r"to_channels")),
+        Case("vae/train-wrong-size", lambda c: vae.train(c.models["vae"], small, 2, 4), ValueError, (r"images", r"\(8, 16, 16, 1\)", r"\(N, 32, 32, 1\)")),
+        Case("vae/train-steps-not-multiple", lambda c: vae.train(c.models["vae"], images, 5, 4, eval_every=2), ValueError, (r"steps", r"steps=5, eval_every=2", r"multiple of eval_every")),
+        Case("vae/heldout-nan", lambda c: vae.train(c.models["vae"], images, 2, 4, heldout=np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError, (r"heldout", r"NaN or inf", r"Check")),
+        Case("vae/sample-zero", lambda c: vae.sample(c.models["vae"], 0), ValueError, (r"count", r"count=0", r">= 1")),
+        Case("vae/interpolate-one-step", lambda c: vae.interpolate(c.models["vae"], images[0], images[1], steps=1), ValueError, (r"steps", r"steps=1", r">= 2")),
+        Case("vae/elbo-zero-samples", lambda c: vae.negative_elbo(c.models["vae"], images, samples=0), ValueError, (r"samples", r"samples=0", r">= 1")),
+        Case("vae/unknown-adaptation", lambda c: vae.adapt(c.models["vae"], "all"), ValueError, (r"strategy", r"'all'", r"Valid values")),
+        Case("vae/encode-wrong-size", lambda c: vae.encode(c.models["vae"], small), ValueError, (r"images", r"\(8, 16, 16, 1\)", r"\(N, 32, 32, 1\)")),
+        Case("vae/interpolate-batch", lambda c: vae.interpolate(c.models["vae"], images[:2], images[1]), ValueError, (r"image_a", r"\(2, 32, 32, 1\)", r"one image")),
+        # tgai.perceptual
+        Case("perceptual/unknown-layer", lambda c: perceptual.FeatureLoss(layers=["block9_conv1"], weights=None), ValueError, (r"layer", r"'block9_conv1'", r"Valid names: block1_conv1")),
+        Case("perceptual/input-too-small", lambda c: perceptual.FeatureLoss(input_shape=(16, 16, 3), weights=None), ValueError, (r"input_shape", r"\(16, 16, 3\)", r"tgai\.data\.resize")),
+        Case("perceptual/feature-loss-rank-3", lambda c: c.models["feature_loss"](images[..., 0], images[..., 0]), ValueError, (r"y_true", r"\(8, 32, 32\)", r"images\[None\]")),
+        Case("perceptual/feature-loss-too-small", lambda c: c.models["feature_loss"](images, small), ValueError, (r"y_pred", r"\(8, 16, 16, 1\)", r"tgai\.data\.resize")),
+        Case("perceptual/feature-loss-0-255", lambda c: c.models["feature_loss"](images * 255, images), ValueError, (r"y_true", r"25\d", r"Divide by 255")),
+        Case("perceptual/gram-rank-3", lambda c: perceptual.gram_matrix(np.zeros((4, 4, 3), np.float32)), ValueError, (r"features", r"\(4, 4, 3\)", r"rank 4")),
+        Case("perceptual/upsampler-scale", lambda c: perceptual.build_upsampler(scale=0), ValueError, (r"scale", r"scale=0", r">= 2")),
+        Case("perceptual/upsampler-pairs", lambda c: perceptual.train_upsampler(small, images[:4], "mse", 2), ValueError, (r"low and high", r"\(8, 16, 16, 1\).*\(4, 32, 32, 1\)", r"pair one-to-one")),
+        Case("perceptual/upsampler-unknown-loss", lambda c: perceptual.train_upsampler(small, images, "l3", 2), ValueError, (r"loss", r"'l3'", r"mse")),
+        Case("perceptual/invert-zero-steps", lambda c: perceptual.invert_features(images[:1], ["block1_conv1"], extractor=None, steps=0), ValueError, (r"steps", r"steps=0", r">= 1")),
+        Case("perceptual/patch-size-zero", lambda c: perceptual.patch_distance(images, images, patch_size=0), ValueError, (r"patch_size", r"patch_size=0", r">= 1")),
+        Case("perceptual/patch-larger-than-image", lambda c: perceptual.patch_distance(images, images, patch_size=64), ValueError, (r"patch_size", r"patch_size=64", r"32")),
+    ]
+
+
+# Cases whose owners had not fixed the failure by the deadline (issue 9 notes list each expectation).
+AWAITING_OWNER: dict[str, str] = {}
 
 CASES = _cases()
 
 
+class LazyModels(dict):
+    """Models built on first use and kept for the module (random weights: only the checks are under test)."""
+
+    BUILDERS = {
+        "vgg16": lambda: backbones.load("vgg16", weights=None, input_shape=(32, 32, 3), seed=0),
+        "gan": lambda: gan.make_gan("scratch", seed=0)[0],
+        "vae": lambda: vae.compile_model(vae.build(latent_dim=4, seed=0)),
+        "feature_loss": lambda: perceptual.FeatureLoss(weights=None, input_shape=(32, 32, 3)),
+    }
+
+    def __missing__(self, name):
+        self[name] = self.BUILDERS[name]()
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def models():
-    """Models built once for every case that needs one (random weights: only the checks are under test)."""
-    return {"vgg16": backbones.load("vgg16", weights=None, input_shape=(32, 32, 3), seed=0)}
+    return LazyModels()
 
 
 @pytest.fixture
@@ -281,7 +404,13 @@ def test_catalogue_is_large_and_names_are_unique():
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.name, marks=[pytest.mark.xfail(strict=True, reason=AWAITING_OWNER[case.name])] if case.name in AWAITING_OWNER else [])
+        for case in CASES
+    ],
+)
 def test_bad_input_is_named_with_its_value_and_fix(case, context):
     import tensorflow as tf
 
