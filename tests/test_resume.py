@@ -24,11 +24,25 @@ def _assert_same_state(expected, actual):
     assert not different, f"{len(different)} variables differ after resuming, e.g. {different[:5]}"
 
 
+MODELS = ("vae", "gan")
+
+
+@pytest.fixture(scope="module")
+def started():
+    """Start the reference and the to-be-killed runs of both models at once; they are independent."""
+    return {
+        model: (
+            train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="plain"),
+            train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="killed", hang_at=HANG_AT),
+        )
+        for model in MODELS
+    }
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["vae", "gan"])
-def test_a_killed_run_resumes_to_the_uninterrupted_result(model):
-    reference = train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="plain")
-    killed = train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="killed", hang_at=HANG_AT)
+@pytest.mark.parametrize("model", MODELS)
+def test_a_killed_run_resumes_to_the_uninterrupted_result(model, started):
+    reference, killed = started[model]
     code = train_briefly.kill_when_hanging(killed)
     assert code == -signal.SIGKILL
     backup = train_briefly.paths(model, 0, STEPS, CHUNK, "killed")["backup"]
