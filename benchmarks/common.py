@@ -1,0 +1,299 @@
+"""Shared pieces of the benchmarks: scales, the machine description, timing statistics, result rows, writers.
+
+The benchmarks measure; they never assert a timing. Every row of the results compares a measurement with a
+baseline measured in the same run (same process, same machine, interleaved repeats where possible), because
+absolute timings on a shared CPU move with whatever else runs, while ratios measured side by side move much less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """How much work each benchmark does. `full` is `make bench`, `quick` a smoke run, `tiny` the unit test."""
+
+    name: str
+    repeats: int  # Timed repeats per measurement (median and spread are over these).
+    gan_steps: int  # Timed train steps per throughput repeat (a multiple of 32, for steps_per_execution=32).
+    vae_steps: int
+    determinism_steps: int  # Steps of each same-seed run compared for identical weights.
+    extraction_images: int
+    transfer_seeds: int
+    transfer_counts: tuple[int, ...]  # Target-set sizes N.
+    gan_transfer_steps: int | None  # None: the profile's gan_steps.
+    gan_transfer_eval_every: int | None
+    vae_transfer_steps: int | None
+    vae_transfer_eval_every: int | None
+    kid_samples: int | None  # None: the profile's kid_samples.
+    notebooks: str  # "all", "first" or "none".
+    xla: bool  # Measure the XLA variants (each compiles for 30-50 s on a loaded 2-core CPU).
+
+
+# The full scale is budgeted to fit `make bench` into about 20 minutes on a 2-core CPU. Transfer runs use fixed
+# step counts (GAN 200 steps, VAE 300, evaluated every 25) so that the comparison does not move when a lesson's
+# class profile is retuned; batch sizes come from the profile.
+SCALES = {
+    "full": Scale("full", 5, 64, 256, 64, 256, 3, (10, 30, 100), 200, 25, 300, 25, 300, "all", True),
+    "quick": Scale("quick", 2, 32, 64, 32, 64, 1, (10, 30, 100), 20, 10, 40, 10, 100, "first", False),
+    "tiny": Scale("tiny", 1, 32, 32, 32, 32, 1, (10,), 4, 2, 4, 2, 50, "none", False),
+}
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's guess elsewhere)."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow sees (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    names = []
+    for device in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(device)
+        names.append(details.get("device_name", device.name))
+    return names
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def git_revision() -> str:
+    """Short commit of the working tree, with `+dirty` when tracked files differ from it."""
+    if shutil.which("git") is None:
+        return "unknown"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "tgai"], cwd=ROOT, capture_output=True).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty(tgai)" if dirty else "")
+
+
+def environment() -> dict:
+    """Machine and versions, recorded once per run and copied into every row."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import tgai
+
+    gpus = gpu_names()
+    machine = {
+        "cores": cores(),
+        "cpu_model": cpu_model(),
+        "gpu": ", ".join(gpus) if gpus else None,
+    }
+    versions = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "tgai": tgai.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    return {"machine": machine, "versions": versions, "git": git_revision()}
+
+
+def machine_short(machine: dict) -> str:
+    device = f"GPU {machine['gpu']}" if machine.get("gpu") else "no GPU"
+    return f"{machine['cores']} cores {machine['cpu_model']}, {device}"
+
+
+def versions_short(versions: dict) -> str:
+    return f"TF {versions['tensorflow']}, Keras {versions['keras']}, tgai {versions['tgai']}"
+
+
+def load_average() -> float:
+    """One-minute load average: above the core count, other processes were competing for the CPU."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
+
+
+def summarize(samples) -> dict:
+    """Median, min, max and relative spread ((max - min) / median, in %) of repeated measurements."""
+    values = [float(value) for value in samples]
+    if not values:
+        raise ValueError("summarize needs at least one sample; received none.")
+    finite = [value for value in values if value == value]  # NaN marks a failed or unreached repeat.
+    if not finite:
+        nan = float("nan")
+        return {"median": nan, "min": nan, "max": nan, "spread_pct": nan, "samples": values}
+    median = statistics.median(finite)
+    spread = (max(finite) - min(finite)) / abs(median) * 100.0 if median else float("nan")
+    return {"median": median, "min": min(finite), "max": max(finite), "spread_pct": spread, "samples": values}
+
+
+def row(
+    benchmark: str,
+    name: str,
+    measured: str,
+    unit: str,
+    samples,
+    baseline: str | None = None,
+    baseline_samples=None,
+    ratio: float | None = None,
+    ratio_meaning: str = "",
+    goal: str = "",
+    goal_met: bool | None = None,
+    notes: str = "",
+    higher_is_better: bool = True,
+) -> dict:
+    """One result row. `ratio` defaults to median / baseline median (inverted when lower is better)."""
+    stats = summarize(samples)
+    base = summarize(baseline_samples) if baseline_samples is not None else None
+    if ratio is None and base is not None and base["median"] and stats["median"]:
+        ratio = stats["median"] / base["median"] if higher_is_better else base["median"] / stats["median"]
+    return {
+        "benchmark": benchmark,
+        "name": name,
+        "measured": measured,
+        "unit": unit,
+        "repeats": len(stats["samples"]),
+        **{key: stats[key] for key in ("median", "min", "max", "spread_pct", "samples")},
+        "baseline": baseline,
+        "baseline_median": base["median"] if base else None,
+        "baseline_samples": base["samples"] if base else None,
+        "ratio": ratio,
+        "ratio_meaning": ratio_meaning,
+        "goal": goal,
+        "goal_met": goal_met,
+        "notes": notes,
+    }
+
+
+class Stopwatch:
+    """`with Stopwatch() as watch: ...` then `watch.seconds`."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+        return False
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _number(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value != value:
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 10:
+        return f"{value:.2f}"
+    return f"{value:.{digits}g}"
+
+
+def _goal_mark(result: dict) -> str:
+    if not result.get("goal"):
+        return ""
+    met = result.get("goal_met")
+    mark = "met" if met else ("NOT met" if met is False else "n/a")
+    return f"{result['goal']} ({mark})"
+
+
+def write_results(results: dict, folder: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path]:
+    """Write `results.json` (everything, every sample) and `RESULTS.md` (the table) into `folder`."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / "results.json"
+    json_path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
+    markdown_path = folder / "RESULTS.md"
+    markdown_path.write_text(markdown(results))
+    return json_path, markdown_path
+
+
+def markdown(results: dict) -> str:
+    """Render results as the RESULTS.md page: context, then one table per benchmark, then notes."""
+    lines = ["# Benchmark results", ""]
+    lines += [
+        "Written by `benchmarks/run.py` (`make bench`); do not edit by hand. Every number is a median over the "
+        "repeats shown, with its range (min-max) and relative spread ((max - min) / median). Each ratio compares "
+        "the row with its baseline measured in the same run, on the same machine. Benchmarks measure; no test "
+        "asserts a timing.",
+        "",
+    ]
+    for run in results.get("runs", []):
+        machine, versions = run["machine"], run["versions"]
+        lines.append(
+            f"- Run `{run['scale']}` scale, profile `{run['profile']}`, {run['started']} -> {run['finished']} "
+            f"({run['seconds'] / 60:.1f} min), benchmarks: {', '.join(run['benchmarks'])}; machine: "
+            f"{machine_short(machine)}; {versions_short(versions)}, Python {versions['python']}, NumPy "
+            f"{versions['numpy']}; commit {run['git']}; load average at start {run['load_start']}, at end "
+            f"{run['load_end']} (on {machine['cores']} cores)."
+        )
+        if run.get("timings"):
+            parts = [f"{name} {value['wall_seconds']:.0f} s wall / {value['cpu_seconds']:.0f} s CPU" for name, value in run["timings"].items()]
+            lines.append(f"  Time per benchmark: {'; '.join(parts)}.")
+    lines.append("")
+    if not any(run["machine"].get("gpu") for run in results.get("runs", [])):
+        lines += [
+            "No GPU was available to these runs: every number is CPU-only. `benchmarks/gpu.sh` runs the same "
+            "suite in the `full` profile on a machine with a GPU and records the device.",
+            "",
+        ]
+    for note in results.get("notes", []):
+        lines += [note, ""]
+    order = []
+    for result in results.get("rows", []):
+        if result["benchmark"] not in order:
+            order.append(result["benchmark"])
+    for benchmark in order:
+        rows = [result for result in results["rows"] if result["benchmark"] == benchmark]
+        lines += [f"## {benchmark}", ""]
+        description = results.get("descriptions", {}).get(benchmark)
+        if description:
+            lines += [description, ""]
+        lines.append("| measured | median | range | spread | repeats | baseline (same run) | ratio | goal | load | machine | versions |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for result in rows:
+            ratio = _number(result["ratio"]) if result["ratio"] is not None else "-"
+            if result["ratio"] is not None and result.get("ratio_meaning"):
+                ratio += f" ({result['ratio_meaning']})"
+            baseline = "-"
+            if result.get("baseline"):
+                baseline = result["baseline"]
+                if result.get("baseline_median") is not None:
+                    baseline += f": {_number(result['baseline_median'])} {result['unit']}"
+            measured = result["measured"] + (f" — {result['notes']}" if result.get("notes") else "")
+            lines.append(
+                f"| {measured} | {_number(result['median'])} {result['unit']} | {_number(result['min'])}-{_number(result['max'])} "
+                f"| {_number(result['spread_pct'], 2)}% | {result['repeats']} | {baseline} | {ratio} | {_goal_mark(result)} "
+                f"| {result.get('load', '-')} | {result.get('machine', '-')} | {result.get('versions', '-')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)

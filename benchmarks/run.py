@@ -1,0 +1,169 @@
+"""Run the tgai benchmarks and write `RESULTS.md` and `results.json` (`make bench`, `make bench-quick`).
+
+Usage:
+    python benchmarks/run.py                      # everything, about 20 minutes on a 2-core CPU
+    python benchmarks/run.py --quick              # smoke run, 2-3 minutes, written to build/benchmarks-quick/
+    python benchmarks/run.py --only throughput_vae extraction
+    TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
+
+Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, notebooks (`--only`
+also takes the prefixes `throughput` and `transfer`). With `--only`, the rows of the other benchmarks already
+in the output's `results.json` are kept, so the table stays complete.
+
+The benchmarks measure and never assert: a slow result is a row to read, not a failure. Runs are offline
+(`TGAI_OFFLINE=1` unless already set) and in the `class` profile unless `TGAI_PROFILE` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("TGAI_OFFLINE", "1")
+
+from benchmarks import common  # noqa: E402
+
+BENCHMARKS = ("throughput_gan", "throughput_vae", "extraction", "transfer_gan", "transfer_vae", "notebooks")
+
+
+def _module_summary(name: str) -> str:
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{name.split('_')[0]}")
+    paragraphs = (module.__doc__ or "").strip().split("\n\n")
+    return " ".join(" ".join(paragraph.split()) for paragraph in paragraphs[1:2]) if len(paragraphs) > 1 else ""
+
+
+def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
+    from benchmarks import extraction, notebooks, throughput, transfer
+
+    if name == "throughput_gan":
+        return throughput.run("gan", scale, log)
+    if name == "throughput_vae":
+        return throughput.run("vae", scale, log)
+    if name == "extraction":
+        return extraction.run(scale, log)
+    if name == "transfer_gan":
+        return transfer.run_gan(scale, log)
+    if name == "transfer_vae":
+        return transfer.run_vae(scale, log)
+    if name == "notebooks":
+        return notebooks.run(scale, log)
+    raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")
+
+
+def select(only) -> list[str]:
+    """Expand `--only` names and prefixes into benchmark names, in the suite's order."""
+    if not only:
+        return list(BENCHMARKS)
+    chosen = []
+    for name in only:
+        matches = [benchmark for benchmark in BENCHMARKS if benchmark == name or benchmark.startswith(name + "_")]
+        if not matches:
+            raise SystemExit(f"run.py: unknown benchmark {name!r}. Choose from: {', '.join(BENCHMARKS)} (or throughput, transfer).")
+        chosen += [match for match in matches if match not in chosen]
+    return [benchmark for benchmark in BENCHMARKS if benchmark in chosen]
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description="Run the tgai benchmarks and write RESULTS.md and results.json.")
+    parser.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats (2-3 minutes)")
+    parser.add_argument("--tiny", action="store_true", help="the unit test's scale: seconds per benchmark, numbers meaningless")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--output", type=pathlib.Path, help="folder for RESULTS.md and results.json (default: benchmarks/, or build/benchmarks-quick/ with --quick/--tiny)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    arguments = parse(argv)
+    scale = common.SCALES["tiny" if arguments.tiny else "quick" if arguments.quick else "full"]
+    output = arguments.output or (ROOT / "benchmarks" if scale.name == "full" else ROOT / "build" / "benchmarks-quick")
+    names = select(arguments.only)
+
+    import tgai
+
+    tgai.setup(seed=0)
+    profile = tgai.profile().name
+    context = common.environment()
+    machine = common.machine_short(context["machine"])
+    versions = common.versions_short(context["versions"])
+    print(f"benchmarks: {', '.join(names)} | scale {scale.name} | profile {profile} | {machine} | {versions}", flush=True)
+
+    def log(message):
+        print(message, flush=True)
+
+    started, start, load_start = common.now(), time.perf_counter(), common.load_average()
+    rows, failed, timings = [], [], {}
+    for name in names:
+        before = common.load_average()
+        print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+        cpu_before = os.times()
+        with common.Stopwatch() as watch:
+            try:
+                new_rows = _run_one(name, scale, log)
+            except Exception as error:  # noqa: BLE001 - one broken benchmark must not lose the others' rows.
+                import traceback
+
+                traceback.print_exc()
+                failed.append(name)
+                new_rows = [common.row(name, "error", f"{name} failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}", "-", [float("nan")])]
+        after = common.load_average()
+        cpu_after = os.times()
+        # CPU seconds (this process and its children, e.g. notebook kernels) barely depend on contention: with
+        # the wall time they say how much of the wall time was waiting for a core.
+        cpu = sum(cpu_after[index] - cpu_before[index] for index in range(4))
+        for result in new_rows:
+            result.update(load=f"{before}->{after}", machine=machine, versions=versions, run=started, scale=scale.name, profile=profile)
+        timings[name] = {"wall_seconds": round(watch.seconds, 1), "cpu_seconds": round(cpu, 1)}
+        rows += new_rows
+        print(f"[{time.strftime('%H:%M:%S')}] {name} done in {watch.seconds:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+
+    run = {
+        "started": started,
+        "finished": common.now(),
+        "seconds": time.perf_counter() - start,
+        "scale": scale.name,
+        "profile": profile,
+        "benchmarks": names,
+        "timings": timings,
+        "load_start": load_start,
+        "load_end": common.load_average(),
+        **context,
+    }
+    results = {"runs": [run], "rows": rows, "notes": [], "descriptions": {}}
+    previous_path = pathlib.Path(output) / "results.json"
+    if arguments.only and previous_path.is_file():
+        previous = json.loads(previous_path.read_text())
+        kept = [result for result in previous.get("rows", []) if result["benchmark"] not in names]
+        kept_runs = [old for old in previous.get("runs", []) if set(old["benchmarks"]) - set(names)]
+        results["rows"] = sorted(kept + rows, key=lambda result: BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else 99)
+        results["runs"] = kept_runs + [run]
+        results["notes"] = previous.get("notes", [])
+    for name in {result["benchmark"] for result in results["rows"]}:
+        if name in BENCHMARKS:
+            results["descriptions"][name] = _module_summary(name)
+    if run["load_start"] > context["machine"]["cores"] or run["load_end"] > context["machine"]["cores"]:
+        note = (
+            f"Contention: the load average exceeded the {context['machine']['cores']} cores during the {started} run "
+            "(other processes were running), so absolute rates are lower than on an idle machine; ratios measured "
+            "side by side in the same run are much less affected."
+        )
+        results["notes"] = [old for old in results["notes"] if not old.startswith(f"Contention: the load average exceeded the {context['machine']['cores']} cores during the {started}")] + [note]
+    json_path, markdown_path = common.write_results(results, output)
+    print(f"wrote {markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT) else markdown_path} and {json_path.name} in {run['seconds'] / 60:.1f} min", flush=True)
+    if failed:
+        print(f"benchmarks that failed (see the rows marked 'failed'): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The benchmark code runs and writes well-formed results. No timing is asserted anywhere: benchmarks measure."""
+
+import json
+import math
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, run  # noqa: E402
+
+
+def test_summarize_gives_median_range_and_relative_spread():
+    stats = common.summarize([4.0, 1.0, 2.0])
+    assert stats["median"] == 2.0 and stats["min"] == 1.0 and stats["max"] == 4.0
+    assert stats["spread_pct"] == pytest.approx(150.0)
+    # A failed repeat (NaN) is kept in the samples but left out of the statistics.
+    stats = common.summarize([2.0, float("nan"), 4.0])
+    assert stats["median"] == 3.0 and len(stats["samples"]) == 3
+    assert math.isnan(common.summarize([float("nan")])["median"])
+    with pytest.raises(ValueError, match="at least one sample"):
+        common.summarize([])
+
+
+def test_row_ratio_is_against_the_baseline_and_inverts_when_lower_is_better():
+    faster = common.row("b", "x", "thing", "steps/s", [10.0, 12.0, 11.0], baseline="base", baseline_samples=[5.0, 5.5, 6.0])
+    assert faster["ratio"] == pytest.approx(11.0 / 5.5)
+    lower = common.row("b", "y", "loss", "nats", [100.0], baseline="scratch", baseline_samples=[300.0], higher_is_better=False)
+    assert lower["ratio"] == pytest.approx(3.0)
+    alone = common.row("b", "z", "alone", "s", [1.0])
+    assert alone["ratio"] is None and alone["baseline"] is None
+
+
+def test_markdown_has_one_table_per_benchmark_with_every_row(tmp_path):
+    rows = [
+        common.row("throughput_vae", "hand", "hand loop", "steps/s", [10.0, 11.0]),
+        common.row("throughput_vae", "tgai", "tgai fit", "steps/s", [9.0, 10.0], baseline="hand loop", baseline_samples=[10.0, 11.0], goal=">= 1.0", goal_met=False),
+        common.row("extraction", "predict", "predict", "images/s", [100.0]),
+    ]
+    for result in rows:
+        result.update(load="1.0->1.0", machine="2 cores Test CPU, no GPU", versions="TF x, Keras y, tgai z")
+    runs = [
+        {
+            "started": "t0",
+            "finished": "t1",
+            "seconds": 60.0,
+            "scale": "tiny",
+            "profile": "class",
+            "benchmarks": ["throughput_vae", "extraction"],
+            "timings": {"extraction": {"wall_seconds": 3.0, "cpu_seconds": 5.0}},
+            "load_start": 1.0,
+            "load_end": 1.0,
+            "machine": {"cores": 2, "cpu_model": "Test CPU", "gpu": None},
+            "versions": {"tensorflow": "x", "keras": "y", "tgai": "z", "python": "3", "numpy": "2"},
+            "git": "abc",
+        }
+    ]
+    json_path, markdown_path = common.write_results({"runs": runs, "rows": rows, "notes": [], "descriptions": {}}, tmp_path)
+    assert json.loads(json_path.read_text())["rows"][1]["ratio"] == pytest.approx(9.5 / 10.5)
+    text = markdown_path.read_text()
+    assert text.count("## ") == 2 and "## throughput_vae" in text and "## extraction" in text
+    assert ">= 1.0 (NOT met)" in text and "No GPU was available" in text
+    table_lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line and not line.startswith("| measured")]
+    assert len(table_lines) == 3
+    assert all(line.count("|") == table_lines[0].count("|") for line in table_lines)
+
+
+def test_select_expands_prefixes_and_rejects_unknown_names():
+    assert run.select(None) == list(run.BENCHMARKS)
+    assert run.select(["transfer"]) == ["transfer_gan", "transfer_vae"]
+    assert run.select(["notebooks", "throughput_vae"]) == ["throughput_vae", "notebooks"]
+    with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
+        run.select(["speed"])
+
+
+def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has nvidia-smi; the no-GPU path cannot be exercised here")
+    environment = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, env=environment, timeout=300)
+    if result.returncode == 0:
+        pytest.skip("TensorFlow sees a GPU here")
+    assert result.returncode == 2
+    assert "no GPU found" in result.stderr and "make bench" in result.stderr
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
+    assert run.main(["--tiny", "--only", "transfer_vae", "--output", str(tmp_path)]) == 0
+    assert run.main(["--tiny", "--only", "throughput_vae", "--output", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    benchmarks = {result["benchmark"] for result in results["rows"]}
+    assert benchmarks == {"throughput_vae", "transfer_vae"}, "--only keeps the rows of the benchmarks it did not rerun"
+    for result in results["rows"]:
+        assert result["repeats"] >= 1 and result["unit"] and result["measured"]
+        assert "cores" in result["machine"] and "TF " in result["versions"]
+    names = {result["name"] for result in results["rows"] if result["benchmark"] == "throughput_vae"}
+    assert {"hand", "tgai", "tgai_spe8", "tgai_spe32"} <= names
+    default = next(result for result in results["rows"] if result["name"] == "tgai")
+    assert default["baseline"] and default["ratio"] > 0 and default["deterministic"] is True
+    transfer = [result for result in results["rows"] if result["benchmark"] == "transfer_vae"]
+    assert [result["name"] for result in transfer] == ["n10_scratch_final", "n10_transfer_final", "n10_steps_to_scratch_final"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "## throughput_vae" in text and "## transfer_vae" in text and "steps/s" in text
+    assert str(ROOT) not in (tmp_path / "results.json").read_text()
