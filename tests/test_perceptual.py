@@ -101,6 +101,8 @@ def test_small_inputs_are_rejected(feature_loss):
         perceptual.FeatureLoss(input_shape=(16, 16, 1), backbone=feature_loss.extractor.backbone)
     with pytest.raises(ValueError, match="channels"):
         feature_loss(_images(1, 32, 2), _images(1, 32, 2))
+    with pytest.raises(ValueError, match="Divide by 255"):
+        feature_loss(_images(1) * 255, _images(1))
     with pytest.raises(ValueError, match="same height and width"):
         feature_loss(_images(1, 32), _images(1, 40))
 
@@ -186,6 +188,8 @@ def test_total_variation_gradient_energy_and_patch_distance():
     assert perceptual.patch_distance(noisy, noisy) < 0.1 * perceptual.patch_distance(noisy, flat)
     with pytest.raises(ValueError, match="channels"):
         perceptual.patch_distance(noisy, _images(1))
+    with pytest.raises(ValueError, match="patch_size"):
+        perceptual.patch_distance(noisy, noisy, patch_size=33)
 
 
 def test_upsampler_shapes_and_training(feature_loss):
@@ -196,5 +200,7 @@ def test_upsampler_shapes_and_training(feature_loss):
     assert len(losses) == 3 and np.all(np.isfinite(losses))
     _, feature_losses = perceptual.train_upsampler(low, high, feature_loss, steps=2, batch_size=4, seed=0)
     assert len(feature_losses) == 2
+    with pytest.raises(ValueError, match="'l3'"):
+        perceptual.train_upsampler(low, high, "l3", steps=1)
     with pytest.raises(ValueError, match="pair"):
         perceptual.train_upsampler(low, high[:4], "mse", steps=1)

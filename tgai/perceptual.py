@@ -242,6 +242,15 @@ class FeatureLoss(_keras_loss_base()):
         """Number of trainable scalars in the loss network: 0, since the VGG16 is frozen."""
         return int(sum(np.prod(variable.shape) for variable in self.extractor.model.trainable_weights))
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        tf = _tf()
+        if tf.executing_eagerly():
+            # Concrete values can be range-checked too (0-255 images are the classic mistake); inside a
+            # compiled train_step only the shapes are checked, in `call`.
+            for value, argument in ((y_true, "y_true"), (y_pred, "y_pred")):
+                validation.images(np.asarray(value), argument, min_size=MIN_SIZE)
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
     def call(self, y_true, y_pred):
         tf = _tf()
         y_true = tf.convert_to_tensor(y_true, dtype=tf.float32)
@@ -605,6 +614,15 @@ def patch_distance(images_a, images_b, patch_size=5, projections=64, samples=409
     """
     images_a = validation.images(images_a, "images_a")
     images_b = validation.images(images_b, "images_b")
+    patch_size = validation.positive_int(patch_size, "patch_size")
+    smallest = min(*images_a.shape[1:3], *images_b.shape[1:3])
+    if patch_size > smallest:
+        raise ValueError(
+            f"patch_size must fit in every image; received patch_size={patch_size} for images as small as "
+            f"{smallest}x{smallest}. Use patch_size <= {smallest}."
+        )
+    projections = validation.positive_int(projections, "projections")
+    samples = validation.positive_int(samples, "samples")
     if images_a.shape[-1] != images_b.shape[-1]:
         raise ValueError(
             f"images_a and images_b need the same channels; received shapes {images_a.shape} and {images_b.shape}. "
@@ -705,6 +723,14 @@ def train_upsampler(low, high, loss, steps, batch_size=16, learning_rate=2e-3, s
     high = validation.images(high, "high")
     steps = validation.positive_int(steps, "steps")
     batch_size = validation.positive_int(batch_size, "batch_size")
+    if isinstance(loss, str):
+        try:
+            keras.losses.get(loss)
+        except ValueError:
+            raise ValueError(
+                f"Unknown loss: received loss={loss!r}. Use 'mse', 'mae' or a keras.losses.Loss such as "
+                "tgai.perceptual.FeatureLoss()."
+            ) from None
     if len(low) != len(high) or high.shape[1] % low.shape[1] or high.shape[1] // low.shape[1] < 2:
         raise ValueError(
             f"low and high must pair one-to-one, high being an integer multiple (>= 2) of low's size; received "
