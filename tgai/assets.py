@@ -368,6 +368,11 @@ def unbundle(path) -> list[str]:
         with tarfile.open(path, "r:gz") as archive:
             # The "data" filter refuses absolute paths, links out of the folder and device files.
             archive.extractall(home, filter="data")
+    except tarfile.FilterError as error:
+        raise AssetIntegrityError(
+            f"bundle {path.name!r} was refused: {error}. A bundle may only write inside the cache home; use "
+            "bundles made by `python -m tgai bundle`."
+        ) from error
     except (tarfile.TarError, EOFError, OSError) as error:
         raise AssetIntegrityError(
             f"bundle {path.name!r} is not a readable .tar.gz ({error}); it may be truncated. Copy it again, or "
