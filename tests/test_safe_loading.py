@@ -166,3 +166,23 @@ def test_a_pickle_payload_in_the_glyph_cache_never_runs(monkeypatch, tmp_path):
     assert images.shape == (4, 8, 8, 1) and images.dtype == np.float32 and labels.dtype == np.int64
     with np.load(cache, allow_pickle=False) as stored:  # the poisoned file was replaced by a clean render
         assert stored["images"].dtype != object
+
+
+def test_a_bundle_that_escapes_the_cache_is_refused(monkeypatch, tmp_path):
+    """`unbundle` extracts with tarfile's "data" filter: a member aimed outside TGAI_HOME is refused."""
+    import io
+    import tarfile
+
+    from tgai import assets
+
+    home, outside = tmp_path / "home", tmp_path / "escaped.txt"
+    monkeypatch.setenv("TGAI_HOME", str(home))
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as handle:
+        for name, content in (("MANIFEST.json", b'{"assets": []}'), ("../escaped.txt", b"outside the cache")):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            handle.addfile(info, io.BytesIO(content))
+    with pytest.raises(ValueError, match=r"bundle 'evil\.tar\.gz' was refused: .*escaped\.txt.*only write inside the cache home"):
+        assets.unbundle(archive)
+    assert not outside.exists(), "a bundle member was written outside the cache home"
