@@ -516,3 +516,14 @@ def cli_processes(tmp_path_factory):
 @pytest.mark.parametrize("name", SUBPROCESS_CLI_CASES)
 def test_python_dash_m_tgai_exits_non_zero_with_a_one_line_reason(name, cli_processes):
     _check_cli(name, *cli_processes[name])
+
+
+def test_doctor_exits_non_zero_and_names_a_corrupt_checkpoint(context, capsys):
+    from tgai.__main__ import main
+
+    _checkpoint_dir(context, context.monkeypatch, truncate=True)
+    code = main(["doctor"])
+    output = capsys.readouterr().out
+    assert code == 1
+    line = next(line for line in output.splitlines() if line.strip().startswith("judge"))
+    assert re.search(r"BAD: Checkpoint 'judge' \(judge\.weights\.h5\) is corrupt.*python -m tgai pretrain judge", line), line
