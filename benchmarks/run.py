@@ -7,8 +7,9 @@ Usage:
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
 Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, notebooks (`--only`
-also takes the prefixes `throughput` and `transfer`). With `--only`, the rows of the other benchmarks already
-in the output's `results.json` are kept, so the table stays complete.
+also takes the prefixes `throughput` and `transfer`). Results are written after every benchmark; rows of
+benchmarks a run does not measure (`--only`, or an interrupted run) are kept from the output's previous
+`results.json`, each table saying which run measured it.
 
 The benchmarks measure and never assert: a slow result is a row to read, not a failure. Runs are offline
 (`TGAI_OFFLINE=1` unless already set) and in the `class` profile unless `TGAI_PROFILE` says otherwise.
@@ -73,17 +74,47 @@ def select(only) -> list[str]:
     return [benchmark for benchmark in BENCHMARKS if benchmark in chosen]
 
 
+def _merge(previous: dict, run: dict, rows: list, done: list) -> dict:
+    """This run's rows, plus the previous results' rows for benchmarks this run did not measure."""
+    kept = [result for result in previous.get("rows", []) if result["benchmark"] not in done]
+    kept_runs = []
+    for old in previous.get("runs", []):
+        remaining = [name for name in old["benchmarks"] if name not in done and any(result["run"] == old["started"] for result in kept)]
+        if remaining:
+            kept_runs.append({**old, "benchmarks": remaining, "timings": {name: value for name, value in old.get("timings", {}).items() if name in remaining}})
+    order = lambda result: BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else len(BENCHMARKS)
+    merged_rows = sorted(kept + rows, key=order)
+    runs = kept_runs + [run]
+    notes = []
+    for entry in runs:
+        if entry["load_start"] > entry["machine"]["cores"] or entry["load_end"] > entry["machine"]["cores"]:
+            notes.append(
+                f"Contention in the run of {entry['started']}: the load average ({entry['load_start']} at start, "
+                f"{entry['load_end']} at end) exceeded the {entry['machine']['cores']} cores, so other processes were "
+                "competing for the CPU and absolute rates are lower than on an idle machine; ratios measured side by "
+                "side in the same run are much less affected."
+            )
+    descriptions = {name: _module_summary(name) for name in BENCHMARKS if any(result["benchmark"] == name for result in merged_rows)}
+    return {"runs": runs, "rows": merged_rows, "notes": notes, "descriptions": descriptions}
+
+
 def parse(argv=None):
     parser = argparse.ArgumentParser(description="Run the tgai benchmarks and write RESULTS.md and results.json.")
     parser.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats (2-3 minutes)")
     parser.add_argument("--tiny", action="store_true", help="the unit test's scale: seconds per benchmark, numbers meaningless")
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--update-readme", action="store_true", help="only rewrite README.md's Performance section from benchmarks/results.json")
     parser.add_argument("--output", type=pathlib.Path, help="folder for RESULTS.md and results.json (default: benchmarks/, or build/benchmarks-quick/ with --quick/--tiny)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     arguments = parse(argv)
+    if arguments.update_readme:
+        results_path = (arguments.output or ROOT / "benchmarks") / "results.json"
+        common.update_readme(json.loads(results_path.read_text()), ROOT / "README.md")
+        print(f"README.md: Performance section rewritten from {results_path.name}")
+        return 0
     scale = common.SCALES["tiny" if arguments.tiny else "quick" if arguments.quick else "full"]
     output = arguments.output or (ROOT / "benchmarks" if scale.name == "full" else ROOT / "build" / "benchmarks-quick")
     names = select(arguments.only)
@@ -101,7 +132,10 @@ def main(argv=None) -> int:
         print(message, flush=True)
 
     started, start, load_start = common.now(), time.perf_counter(), common.load_average()
-    rows, failed, timings = [], [], {}
+    previous_path = pathlib.Path(output) / "results.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
+    rows, failed, timings, done = [], [], {}, []
+    run = {}
     for name in names:
         before = common.load_average()
         print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
@@ -124,41 +158,25 @@ def main(argv=None) -> int:
             result.update(load=f"{before}->{after}", machine=machine, versions=versions, run=started, scale=scale.name, profile=profile)
         timings[name] = {"wall_seconds": round(watch.seconds, 1), "cpu_seconds": round(cpu, 1)}
         rows += new_rows
+        done.append(name)
         print(f"[{time.strftime('%H:%M:%S')}] {name} done in {watch.seconds:.0f} s wall, {cpu:.0f} s CPU", flush=True)
-
-    run = {
-        "started": started,
-        "finished": common.now(),
-        "seconds": time.perf_counter() - start,
-        "scale": scale.name,
-        "profile": profile,
-        "benchmarks": names,
-        "timings": timings,
-        "load_start": load_start,
-        "load_end": common.load_average(),
-        **context,
-    }
-    results = {"runs": [run], "rows": rows, "notes": [], "descriptions": {}}
-    previous_path = pathlib.Path(output) / "results.json"
-    if arguments.only and previous_path.is_file():
-        previous = json.loads(previous_path.read_text())
-        kept = [result for result in previous.get("rows", []) if result["benchmark"] not in names]
-        kept_runs = [old for old in previous.get("runs", []) if set(old["benchmarks"]) - set(names)]
-        results["rows"] = sorted(kept + rows, key=lambda result: BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else 99)
-        results["runs"] = kept_runs + [run]
-        results["notes"] = previous.get("notes", [])
-    for name in {result["benchmark"] for result in results["rows"]}:
-        if name in BENCHMARKS:
-            results["descriptions"][name] = _module_summary(name)
-    if run["load_start"] > context["machine"]["cores"] or run["load_end"] > context["machine"]["cores"]:
-        note = (
-            f"Contention: the load average exceeded the {context['machine']['cores']} cores during the {started} run "
-            "(other processes were running), so absolute rates are lower than on an idle machine; ratios measured "
-            "side by side in the same run are much less affected."
-        )
-        results["notes"] = [old for old in results["notes"] if not old.startswith(f"Contention: the load average exceeded the {context['machine']['cores']} cores during the {started}")] + [note]
-    json_path, markdown_path = common.write_results(results, output)
-    print(f"wrote {markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT) else markdown_path} and {json_path.name} in {run['seconds'] / 60:.1f} min", flush=True)
+        # Written after every benchmark, so that an interrupted run keeps what it measured; rows of benchmarks
+        # this run has not (yet) measured are kept from the previous results, with their own run's details.
+        run = {
+            "started": started,
+            "finished": common.now(),
+            "seconds": time.perf_counter() - start,
+            "scale": scale.name,
+            "profile": profile,
+            "benchmarks": list(done),
+            "timings": timings,
+            "load_start": load_start,
+            "load_end": common.load_average(),
+            **context,
+        }
+        json_path, markdown_path = common.write_results(_merge(previous, run, rows, done), output)
+    if run:
+        print(f"wrote {markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT) else markdown_path} and {json_path.name} in {run['seconds'] / 60:.1f} min", flush=True)
     if failed:
         print(f"benchmarks that failed (see the rows marked 'failed'): {', '.join(failed)}", file=sys.stderr)
         return 1

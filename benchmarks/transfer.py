@@ -53,7 +53,7 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
             notes=f"at step 0 (source model, zero-shot): {np.median(transfer_first):.4g}",
         ),
     ]
-    transfer_steps, scratch_steps, speedups, unreached, immediate = [], [], [], 0, 0
+    transfer_steps, scratch_steps, speedups, unreached, immediate, flat = [], [], [], 0, 0, 0
     for (scratch_axis, scratch_values), (transfer_axis, transfer_values) in zip(curves["scratch"], curves["full"], strict=True):
         target = scratch_values[-1]
         needed_by_scratch = _steps_to_reach(scratch_axis, scratch_values, target)
@@ -64,6 +64,10 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
             transfer_steps.append(float("nan"))
             continue
         transfer_steps.append(needed)
+        if needed_by_scratch == 0:
+            # Scratch ended no better than it started: there is no progress to compare speeds on.
+            flat += 1
+            continue
         if needed == 0:
             # The source model already beats scratch's final quality: the speed-up is only bounded below,
             # by the evaluation interval (the first step transfer could have been seen to reach it).
@@ -78,6 +82,8 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
             f"{immediate} of {len(transfer_steps)} seeds: the source model (step 0) already beat scratch's final quality; "
             "their speed-up is a lower bound (scratch steps / first evaluation step)"
         )
+    if flat:
+        notes.append(f"{flat} of {len(transfer_steps)} seeds: scratch ended no better than its step 0, no speed-up computed")
     result = common.row(
         benchmark,
         f"n{count}_steps_to_scratch_final",
