@@ -237,6 +237,48 @@ def write_results(results: dict, folder: pathlib.Path) -> tuple[pathlib.Path, pa
     return json_path, markdown_path
 
 
+def findings(results: dict) -> list[str]:
+    """Summary lines: every goal and whether it was met, and what XLA and steps_per_execution bought."""
+    lines = []
+    goals = [result for result in results.get("rows", []) if result.get("goal") and result["ratio"] is not None]
+    if goals:
+        lines += ["## Summary", "", "Goals:", ""]
+        for result in goals:
+            mark = "met" if result.get("goal_met") else "NOT met"
+            lines.append(f"- {result['benchmark']}: {result['measured']}: ratio {_number(result['ratio'])} (goal {result['goal']}, {mark})")
+        lines.append("")
+    options = []
+    for kind in ("gan", "vae"):
+        for key, label in (("tgai_xla", "XLA (jit_compile=True)"), ("tgai_spe8", "steps_per_execution=8"), ("tgai_spe32", "steps_per_execution=32")):
+            result = _find(results, f"throughput_{kind}", key)
+            if result is None or result["ratio"] is None:
+                continue
+            deterministic = result.get("deterministic")
+            same = result.get("same_as_default")
+            wins = result["ratio"] >= 1.1
+            verdict = (
+                "a candidate default: faster, deterministic and bit-identical to the current default"
+                if wins and deterministic and same
+                else "faster and deterministic, but its results differ from the current default's (committed outputs would change)"
+                if wins and deterministic
+                else "faster but NOT deterministic: an option only"
+                if wins
+                else "no clear gain (< 1.1x): an option only"
+            )
+            options.append(f"- {kind.upper()} {label}: {_number(result['ratio'])}x the default's steps/s; {verdict}.")
+    if options:
+        lines += ["Options measured against the kit's default `fit` (same run, same model):", "", *options, ""]
+        lines += [
+            "`steps_per_execution` must divide the evaluation interval (`eval_every`, the `fit` chunk): Keras calls "
+            "the batch callbacks (NaN guard, periodic KID or -ELBO) once per execution. XLA needs "
+            "`model._jit_compile = True` after `compile` because Keras disables it while TensorFlow op "
+            "determinism is on, and each new model then compiles for tens of seconds, which short lessons pay "
+            "again for every strategy and seed.",
+            "",
+        ]
+    return lines
+
+
 def markdown(results: dict) -> str:
     """Render results as the RESULTS.md page: context, then one table per benchmark, then notes."""
     lines = ["# Benchmark results", ""]
@@ -268,6 +310,7 @@ def markdown(results: dict) -> str:
         ]
     for note in results.get("notes", []):
         lines += [note, ""]
+    lines += findings(results)
     order = []
     for result in results.get("rows", []):
         if result["benchmark"] not in order:
