@@ -112,3 +112,26 @@ def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, cap
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## throughput_vae" in text and "## transfer_vae" in text and "steps/s" in text
     assert str(ROOT) not in (tmp_path / "results.json").read_text()
+
+
+def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")
+    result = common.row("throughput_gan", "tgai", "tgai fit", "steps/s", [9.0], baseline="hand loop", baseline_samples=[10.0], goal=">= 1.0", goal_met=False)
+    results = {
+        "runs": [
+            {
+                "started": "2026-01-01 00:00:00 UTC",
+                "machine": {"cores": 2, "cpu_model": "Test CPU", "gpu": None},
+                "versions": {"tensorflow": "x", "keras": "y", "tgai": "z"},
+            }
+        ],
+        "rows": [result],
+    }
+    common.update_readme(results, readme)
+    common.update_readme(results, readme)
+    text = readme.read_text()
+    assert text.count("## Performance") == 1
+    assert text.index("## Other make targets") < text.index("## Performance") < text.index("## Troubleshooting")
+    assert "| GAN train steps/s" in text and "0.90" in text and "not met" in text and "make bench" in text
+    assert text.endswith("- tip\n")
