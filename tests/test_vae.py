@@ -325,8 +325,8 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
         assert strategy.num_replicas_in_sync == 2
         assert all(np.isfinite(losses)), losses
         assert losses[-1] < losses[0], losses
-        variable = model.encoder.weights[0]
-        replicas = [value.numpy() for value in variable.values]
+        mirrored = model.encoder.weights[0].value  # the tf.distribute MirroredVariable under the Keras variable
+        replicas = [value.numpy() for value in mirrored.values]
         assert len(replicas) == 2 and np.array_equal(replicas[0], replicas[1])
         print("ok", losses)
         """

@@ -185,6 +185,9 @@ class VAE(keras.Model):
 
     def __init__(self, encoder, decoder, beta: float = 1.0, perceptual_weight: float = 0.0, feature_loss=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
+        for argument, part in (("encoder", encoder), ("decoder", decoder)):
+            if not isinstance(part, keras.Model):
+                raise TypeError(f"{argument} must be a keras.Model from tgai.vae.build_{argument}; received {validation.describe(part)}.")
         encoder_latent = encoder.outputs[0].shape[-1]
         decoder_latent = decoder.inputs[0].shape[-1]
         if encoder_latent != decoder_latent:
