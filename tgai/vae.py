@@ -526,9 +526,7 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
     """
     from tgai import training
 
-    images = validation.images(images, "images", channels=(model.image_shape[2],))
-    if images.shape[1:] != model.image_shape:
-        raise ValueError(f"images must have shape (N, {', '.join(map(str, model.image_shape))}) to match the VAE; received {validation.describe(images)}.")
+    images = _model_images(model, images)
     steps = validation.positive_int(steps, "steps")
     eval_every = steps if eval_every is None else validation.positive_int(eval_every, "eval_every")
     if steps % eval_every:
@@ -537,7 +535,7 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
     if eval_every % per_call:
         raise ValueError(f"eval_every must be a multiple of the model's steps_per_execution; received eval_every={eval_every}, steps_per_execution={per_call}.")
     if heldout is not None:
-        heldout = validation.images(heldout, "heldout", channels=(model.image_shape[2],))
+        heldout = _model_images(model, heldout, "heldout")
     history = {"step": [], "negative_elbo": [], "reconstruction": [], "kl": [], "train_loss": []}
 
     def evaluate(step, train_loss):
@@ -562,19 +560,30 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
 # Held-out evaluation.
 
 
+def _model_images(model, images, argument: str = "images") -> np.ndarray:
+    """Check images for this VAE: float NHWC in [0, 1] with the VAE's height, width and channels."""
+    images = validation.images(images, argument, channels=(model.image_shape[2],))
+    if images.shape[1:] != model.image_shape:
+        raise ValueError(
+            f"{argument} must have shape (N, {', '.join(map(str, model.image_shape))}) to match the VAE; received "
+            f"{validation.describe(images)}. Resize with tgai.data.resize(images, {model.image_shape[0]})."
+        )
+    return images
+
+
 def _in_batches(function, images, batch_size=512):
     return np.concatenate([np.asarray(function(images[start : start + batch_size])) for start in range(0, len(images), batch_size)])
 
 
 def encode(model, images) -> np.ndarray:
     """Return the latent means (N, latent_dim) of [0, 1] images: the points lesson 04 plots."""
-    images = validation.images(images, channels=(model.image_shape[2],))
+    images = _model_images(model, images)
     return _in_batches(lambda batch: model.encoder(batch, training=False)[0], images)
 
 
 def reconstruct(model, images) -> np.ndarray:
     """Reconstruct [0, 1] images through their latent means (no sampling noise): decoder(mean(x))."""
-    images = validation.images(images, channels=(model.image_shape[2],))
+    images = _model_images(model, images)
     return _in_batches(lambda batch: model.decode(model.encoder(batch, training=False)[0]), images).astype(np.float32)
 
 
@@ -588,7 +597,7 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
         `{"negative_elbo", "reconstruction", "kl"}` as floats (nats per image), and `"pixel_error"`: the mean
         squared error per pixel between the images and their reconstructions through the latent means.
     """
-    images = validation.images(images, channels=(model.image_shape[2],))
+    images = _model_images(model, images)
     samples = validation.positive_int(samples, "samples")
     totals = {"negative_elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     for draw in range(samples):
@@ -614,7 +623,18 @@ def sample(model, count: int, seed: int = 0, temperature: float = 1.0) -> np.nda
 def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
     """Decode the straight line between two images' latent means: `steps` images from a to b."""
     steps = validation.positive_int(steps, "steps", minimum=2)
-    pair = validation.images(np.stack([np.asarray(image_a), np.asarray(image_b)]), "image_a/image_b", channels=(model.image_shape[2],))
+    images = []
+    for argument, image in (("image_a", image_a), ("image_b", image_b)):
+        image = np.asarray(image)
+        if image.ndim == 4 and len(image) == 1:
+            image = image[0]
+        if image.ndim != 3:
+            raise ValueError(
+                f"{argument} must be one image (H, W, C) or a batch of one; received {validation.describe(image)}. "
+                "Pick one image, e.g. images[0]."
+            )
+        images.append(image)
+    pair = _model_images(model, np.stack(images), "image_a/image_b")
     means = encode(model, pair)
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return np.asarray(model.decode((1.0 - weights) * means[0] + weights * means[1])).astype(np.float32)
