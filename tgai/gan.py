@@ -246,6 +246,11 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim=None, ema_decay=0.99, augment=None, loss="non_saturating", seed=0, **kwargs):
         super().__init__(**kwargs)
         validation.choice(loss, "loss", LOSSES)
+        if isinstance(augment, str):
+            raise ValueError(
+                f"augment must be a tuple of operations, not a string; received augment={augment!r}. "
+                f"Use augment=({augment!r},) or augment={AUGMENT_OPERATIONS!r}."
+            )
         if augment is not None:
             augment = tuple(augment)
             for operation in augment:
@@ -386,6 +391,9 @@ class GAN(keras.Model):
 
 def latents(count: int, seed: int = 0, latent_dim: int = LATENT_DIM) -> np.ndarray:
     """Seeded standard-normal latents (NumPy, so that they do not depend on TensorFlow's random state)."""
+    count = validation.positive_int(count, "count")
+    seed = validation.positive_int(seed, "seed", minimum=0)
+    latent_dim = validation.positive_int(latent_dim, "latent_dim")
     return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
 
 
@@ -398,6 +406,13 @@ def sample(generator, count: int, seed: int = 0, batch_size: int = 256) -> np.nd
 
 def generate(generator, codes, batch_size: int = 256) -> np.ndarray:
     """Map given latents to images in [0, 1]."""
+    codes = np.asarray(codes, dtype=np.float32)
+    expected = generator.input_shape[-1]
+    if codes.ndim != 2 or codes.shape[1] != expected or len(codes) == 0:
+        raise ValueError(
+            f"codes must have shape (N, {expected}) with N >= 1 for this generator; received {validation.describe(codes)}. "
+            f"Draw them with tgai.gan.latents(count, seed, latent_dim={expected})."
+        )
     outputs = [np.asarray(generator(codes[start : start + batch_size], training=False)) for start in range(0, len(codes), batch_size)]
     return np.clip((np.concatenate(outputs) + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
 
@@ -561,6 +576,8 @@ def make_gan(strategy: str = "full", blocks: int = 2, augment=None, seed: int = 
         ema_decay: See `GAN`.
     """
     validation.choice(strategy, "strategy", STRATEGIES)
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 2e-4 (DCGAN's).")
     if strategy == "scratch":
         generator, discriminator = build_generator(image_shape, seed=seed), build_discriminator(image_shape, seed=seed)
     else:
@@ -633,6 +650,14 @@ def train(gan, images, steps: int, batch_size: int, seed: int = 0, eval_every: i
         ValueError: for a training set smaller than `batch_size`.
         tgai.training.TrainingDivergedError: on non-finite losses, with the likely cause.
     """
+    images = validation.images(images)
+    expected = tuple(gan.discriminator.input_shape[1:])
+    if images.shape[1:] != expected:
+        raise ValueError(
+            f"images must have shape (N, {', '.join(map(str, expected))}) for this GAN; received {validation.describe(images)}. "
+            f"Resize with tgai.data.resize(images, {expected[0]}) and set channels with "
+            f"tgai.data.to_channels(images, {expected[2]})."
+        )
     return training.fit(gan, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=list(callbacks), backup_dir=backup_dir)
 
 
