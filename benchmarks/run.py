@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         # the wall time they say how much of the wall time was waiting for a core.
         cpu = sum(cpu_after[index] - cpu_before[index] for index in range(4))
         for result in new_rows:
-            result.update(load=f"{before}->{after}", machine=machine, versions=versions, run=started, scale=scale.name, profile=profile)
+            result.update(load=result.pop("notebook_load", f"{before}->{after}"), machine=machine, versions=versions, run=started, scale=scale.name, profile=profile)
         timings[name] = {"wall_seconds": round(watch.seconds, 1), "cpu_seconds": round(cpu, 1)}
         rows += new_rows
         done.append(name)
