@@ -10,7 +10,9 @@ scratch, at the same steps, batch size and seed, and evaluated on the held-out d
 
 Reported per N, as medians over seeds with their range: the quality of each at equal (final) steps, the ratio
 scratch / transfer (> 1: transfer is better), and the steps transfer needs to reach scratch's final quality
-(first evaluated step at or below it) against the steps scratch needs, as a speed-up.
+(first evaluated step at or below it) against the steps scratch needs, as a speed-up. Steps are resolved only to
+the evaluation interval: when transfer gets there at the first evaluation, the speed-up shown (scratch steps /
+interval) is the largest the interval can show, a lower bound.
 """
 
 from __future__ import annotations
