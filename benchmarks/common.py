@@ -363,6 +363,16 @@ def readme_section(results: dict) -> str:
             "medians over repeats or seeds. Full table with spreads: [benchmarks/RESULTS.md](benchmarks/RESULTS.md).",
             "",
         ]
+        if len(runs) > 1:
+            lines[-2] = lines[-2].replace("Measured by `make bench`", f"Measured by `benchmarks/run.py` in {len(runs)} runs (see RESULTS.md)")
+        if results.get("notes"):
+            peak = max(max(entry["load_start"], entry["load_end"]) for entry in runs)
+            lines += [
+                f"Other processes shared the CPU during these runs (load average up to {peak} on {machine['cores']} "
+                "cores): absolute rates are understated, and the train-step ratios are noisy at this load (see the "
+                "spreads in RESULTS.md); the quality numbers (KID, -ELBO) do not depend on load.",
+                "",
+            ]
     table = ["| measured | result | ratio (goal) |", "| --- | --- | --- |"]
 
     def entry(benchmark, name, label, fmt="{:.3g}"):
