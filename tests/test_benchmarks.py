@@ -64,7 +64,7 @@ def test_markdown_has_one_table_per_benchmark_with_every_row(tmp_path):
     json_path, markdown_path = common.write_results({"runs": runs, "rows": rows, "notes": [], "descriptions": {}}, tmp_path)
     assert json.loads(json_path.read_text())["rows"][1]["ratio"] == pytest.approx(9.5 / 10.5)
     text = markdown_path.read_text()
-    assert text.count("## ") == 2 and "## throughput_vae" in text and "## extraction" in text
+    assert text.count("## ") == 3 and "## Summary" in text and "## throughput_vae" in text and "## extraction" in text
     assert ">= 1.0 (NOT met)" in text and "No GPU was available" in text
     table_lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line and not line.startswith("| measured")]
     assert len(table_lines) == 3
