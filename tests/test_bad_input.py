@@ -178,6 +178,8 @@ def _cases():
         Case("to_dataset/batch-zero", lambda c: data.to_dataset(IMAGES, 0), ValueError, (r"batch_size", r"batch_size=0", r">= 1")),
         Case("to_dataset/batch-float", lambda c: data.to_dataset(IMAGES, 2.0), TypeError, (r"batch_size", r"2\.0", r"integer >= 1")),
         Case("to_dataset/0-255", lambda c: data.to_dataset(IMAGES * 255, 2), ValueError, (r"images", r"25\d\]", DIVIDE_BY_255)),
+        Case("to_dataset/targets-unpaired", lambda c: data.to_dataset(IMAGES, 2, targets=IMAGES[:3]), ValueError, (r"targets", r"received 3 targets for 4 images", r"equal length")),
+        Case("to_dataset/targets-0-255", lambda c: data.to_dataset(IMAGES, 2, targets=IMAGES * 255), ValueError, (r"targets", r"25\d\]", DIVIDE_BY_255)),
         Case("resize/size-zero", lambda c: data.resize(IMAGES, 0), ValueError, (r"image_size", r"image_size=0", r">= 1")),
         Case("resize/single-image", lambda c: data.resize(IMAGES[0], 16), ValueError, (r"images", r"shape \(32, 32, 1\)", r"images\[None\]")),
         Case("to_channels/two", lambda c: data.to_channels(IMAGES, 2), ValueError, (r"channels", r"channels=2", r"1 or 3")),

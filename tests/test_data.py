@@ -193,3 +193,27 @@ def test_to_dataset_batches_and_errors():
     assert tuple(batch.shape) == (4, 8, 8, 1)
     with pytest.raises(ValueError, match="batch_size=16 is larger than the training set"):
         data.to_dataset(images, batch_size=16)
+
+
+def test_to_dataset_is_seeded_and_keeps_pairs_together():
+    images = np.random.default_rng(0).random((12, 4, 4, 1), dtype=np.float32)
+    targets = np.random.default_rng(1).random((12, 8, 8, 1), dtype=np.float32)
+    first = [batch.numpy() for batch in data.to_dataset(images, 4, seed=3).take(6)]
+    again = [batch.numpy() for batch in data.to_dataset(images, 4, seed=3).take(6)]
+    other = [batch.numpy() for batch in data.to_dataset(images, 4, seed=4).take(6)]
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(first, other, strict=True))
+    for low, high in data.to_dataset(images, 4, seed=3, targets=targets).take(6):
+        # Each image still sits beside its own target after shuffling.
+        for image, target in zip(low.numpy(), high.numpy(), strict=True):
+            index = int(np.flatnonzero((images == image).all(axis=(1, 2, 3)))[0])
+            assert np.array_equal(targets[index], target)
+    with pytest.raises(ValueError, match=r"received 11 targets for 12 images"):
+        data.to_dataset(images, 4, targets=targets[:11])
+
+
+def test_to_dataset_turns_tf_data_autotuning_off():
+    # With autotuning on, TF 2.21 held every short `fit` over a repeated dataset until the autotuner's next
+    # wake-up (up to 10.24 s); see to_dataset.
+    images = np.zeros((8, 4, 4, 1), np.float32)
+    assert data.to_dataset(images, 4).options().autotune.enabled is False

@@ -90,6 +90,18 @@ def test_kid_matches_a_naive_loop_implementation(seed):
     assert std == 0.0
 
 
+def test_kid_of_whole_equal_sets_is_one_exact_estimate():
+    # Equal sizes and subset_size >= that size: every subset is both whole sets, permuted, so the mean of
+    # many subsets equals one naive MMD^2 of all samples, with no spread.
+    a, b = _gaussian(30, 6, 2), _gaussian(30, 6, 3, shift=0.5)
+    mean, std = metrics.kid(a, b, subsets=25, subset_size=30)
+    assert mean == pytest.approx(_naive_mmd(a, b), rel=1e-9)
+    assert std == 0.0
+    assert metrics.kid(a, b, subsets=25, subset_size=1000) == (mean, std)
+    # One sample fewer than the sets: real subsets, which differ, so the spread is positive.
+    assert metrics.kid(a, b, subsets=25, subset_size=29)[1] > 0.0
+
+
 def test_kid_subset_size_is_capped_by_the_sample_counts():
     a, b = _gaussian(15, 4, 0), _gaussian(12, 4, 1, shift=1.0)
     mean, _ = metrics.kid(a, b, subsets=3, subset_size=1000)

@@ -22,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-from tgai import validation
+from tgai import data, validation
 
 # Customary layers (RESEARCH.md). Keras names; relu2_2 = block2_conv2.
 JOHNSON_CONTENT_LAYERS = ("block2_conv2",)
@@ -718,7 +718,6 @@ def train_upsampler(low, high, loss, steps, batch_size=16, learning_rate=2e-3, s
     """
     import keras
 
-    tf = _tf()
     low = validation.images(low, "low")
     high = validation.images(high, "high")
     steps = validation.positive_int(steps, "steps")
@@ -738,12 +737,7 @@ def train_upsampler(low, high, loss, steps, batch_size=16, learning_rate=2e-3, s
         )
     model = build_upsampler(high.shape[1] // low.shape[1], low.shape[-1], seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((low, high))
-        .shuffle(len(low), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-    )
+    dataset = data.to_dataset(low, batch_size, seed=seed, repeat=True, targets=high)
     history = keras.callbacks.History()
     losses = []
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: losses.append(float(logs["loss"])))
