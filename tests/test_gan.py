@@ -228,6 +228,50 @@ def test_committed_source_checkpoints_load_and_sample():
     assert model.sample(4).shape == (4, 32, 32, 1)
 
 
+def test_restart_equals_a_fresh_model_bit_for_bit():
+    # Scratch at seed 1 trained fresh, against a model first trained at seed 0 then restarted at seed 1.
+    fresh, _ = small_gan(seed=1, strategy="scratch")
+    gan.train(fresh, images(16), steps=3, batch_size=8, seed=1)
+    reused, _ = small_gan(seed=0, strategy="scratch")
+    gan.train(reused, images(16), steps=3, batch_size=8, seed=0)
+    gan.restart(reused, "scratch", seed=1)
+    assert reused.seed == 1 and int(reused.d_optimizer.iterations) == 0
+    gan.train(reused, images(16), steps=3, batch_size=8, seed=1)
+    for network in ("generator", "ema_generator", "discriminator"):
+        expected = snapshot(getattr(fresh, network).weights)
+        assert all(np.array_equal(a, b) for a, b in zip(expected, snapshot(getattr(reused, network).weights), strict=True))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(fresh._optimizer_variables(), reused._optimizer_variables(), strict=True))
+
+
+def test_restart_from_a_source_and_its_errors():
+    model, _ = small_gan(strategy="freeze_d", blocks=1)
+    source = small_gan(seed=5)[0]
+    gan.train(model, images(16), steps=2, batch_size=8)
+    report = gan.restart(model, "freeze_d", seed=2, blocks=1, source=(source.generator, source.discriminator))
+    assert report.trainable_discriminator < report.total_discriminator
+    assert all(np.array_equal(a, b) for a, b in zip(snapshot(model.ema_generator.weights), snapshot(source.generator.weights), strict=True))
+    with pytest.raises(ValueError, match=r"strategy='full' with blocks=1 freezes other weights.*make_gan\('full', blocks=1\)"):
+        gan.restart(model, "full", blocks=1, source=(source.generator, source.discriminator))
+    with pytest.raises(TypeError, match=r"model must be a GAN compiled by tgai.gan.make_gan; received"):
+        gan.restart(source.generator, "full")
+
+
+def test_fine_tune_reuses_a_model_and_keeps_each_runs_generator():
+    tgai.setup(seed=0)
+    real = np.random.default_rng(0).uniform(0.0, 1.0, (24, 32, 32, 1)).astype(np.float32)
+    first = gan.fine_tune("full", real[:16], real[16:], steps=2, batch_size=8, eval_every=1, kid_samples=4, seed=0)
+    second = gan.fine_tune("full", real[:16], real[16:], steps=2, batch_size=8, eval_every=1, kid_samples=4, seed=1, model=None)
+    model, _ = gan.make_gan("full", seed=7)
+    reused = [gan.fine_tune("full", real[:16], real[16:], 2, 8, 1, 4, seed=seed, model=model) for seed in (0, 1)]
+    # Reusing one model gives the same curves as building one per run, and each result keeps its own generator.
+    for built, again in zip((first, second), reused, strict=True):
+        assert np.array_equal(built.kid_values, again.kid_values)
+        assert all(np.array_equal(a, b) for a, b in zip(built.generator.get_weights(), again.generator.get_weights(), strict=True))
+    assert not np.array_equal(reused[0].generator.get_weights()[0], reused[1].generator.get_weights()[0])
+    with pytest.raises(ValueError, match=r"augment=\('color',\) but the model was built with augment=None"):
+        gan.fine_tune("full", real[:16], real[16:], 2, 8, 1, 4, augment=("color",), model=model)
+
+
 # ---------------------------------------------------------------------------------------------- errors
 
 

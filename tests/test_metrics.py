@@ -185,6 +185,18 @@ def test_judge_features_shape_and_determinism(digits):
     assert np.all(first >= 0)  # ReLU features.
 
 
+def test_judge_features_are_cached_by_content(digits):
+    images, _ = digits
+    first = metrics.judge_features(images)
+    first[:] = -1.0  # a caller changing its result must not change the cached features
+    again = metrics.judge_features(images.copy())
+    assert np.all(again >= 0)
+    changed = images.copy()
+    changed[0, 0, 0, 0] = 1.0 - changed[0, 0, 0, 0]
+    assert not np.array_equal(metrics.judge_features(changed)[0], again[0])
+    np.testing.assert_array_equal(metrics.judge_features(changed)[1:], again[1:])
+
+
 def test_judge_accepts_rgb_and_other_sizes(digits):
     images, _ = digits
     rgb = data.to_channels(data.resize(images, 48), 3)
@@ -216,9 +228,9 @@ def test_a_corrupt_judge_file_is_refused(monkeypatch, tmp_path, digits):
     file.write_bytes(bytes(content))
     monkeypatch.setattr(checkpoints, "DATA_DIR", tmp_path)
     monkeypatch.setattr(checkpoints, "MANIFEST", tmp_path / "manifest.json")
-    judge._feature_model.cache_clear()
+    judge.clear_caches()
     try:
         with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
             metrics.judge_features(digits[0])
     finally:
-        judge._feature_model.cache_clear()
+        judge.clear_caches()

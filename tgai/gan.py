@@ -240,7 +240,7 @@ class GAN(keras.Model):
             `min(ema_decay, (1 + step) / (10 + step))`, so early steps are not dominated by the start.
         augment: DiffAugment policy (a tuple from `AUGMENT_OPERATIONS`), or None for no augmentation.
         loss: `non_saturating` (the default) or `hinge`.
-        seed: Seeds the latents and augmentation drawn inside `train_step`.
+        seed: Seeds the latents and augmentation drawn inside `train_step` (see `restart` to change it).
     """
 
     def __init__(self, generator, discriminator, latent_dim=None, ema_decay=0.99, augment=None, loss="non_saturating", seed=0, **kwargs):
@@ -264,6 +264,9 @@ class GAN(keras.Model):
         self.augment = augment
         self.loss_name = loss
         self.seed = validation.positive_int(seed, "seed", minimum=0)
+        # A variable, not a constant baked into the traced step, so that `restart` can reuse the traced
+        # train function for another seed.
+        self.seed_variable = keras.Variable(self.seed, dtype="int64", trainable=False, name="seed")
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
@@ -289,6 +292,11 @@ class GAN(keras.Model):
         # Built now so that a restored backup finds the same variables to load into.
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+        # Remembered so that `restart` can put both optimizers back to the start of a run.
+        self.fresh_optimizer_state = [np.array(variable) for variable in self._optimizer_variables()]
+
+    def _optimizer_variables(self):
+        return list(self.d_optimizer.variables) + list(self.g_optimizer.variables)
 
     def call(self, latents, training=False):
         """Map latents to images in [0, 1] with the EMA generator."""
@@ -312,7 +320,7 @@ class GAN(keras.Model):
         context = tf.distribute.get_replica_context()
         replica = context.replica_id_in_sync_group if context is not None else 0
         step = tf.cast(self.d_optimizer.iterations, tf.int64)
-        key = tf.stack([tf.constant(self.seed, tf.int64), step])
+        key = tf.stack([tf.cast(self.seed_variable, tf.int64), step])
         key = tf.random.experimental.stateless_fold_in(key, tf.cast(replica, tf.int64))
         return tf.random.experimental.stateless_fold_in(key, index)
 
@@ -588,6 +596,63 @@ def make_gan(strategy: str = "full", blocks: int = 2, augment=None, seed: int = 
     return gan, report
 
 
+def restart(model: GAN, strategy: str, seed: int = 0, blocks: int = 2, source=None) -> StrategyReport:
+    """Put a compiled GAN back to the start of a run, reusing its traced train function.
+
+    Introduced in lesson 03, where one model per strategy runs several seeds: tracing a new GAN costs
+    seconds on a CPU, resetting its variables costs nothing. After `restart(model, strategy, seed)` a run is
+    identical to one on `make_gan(strategy, seed=seed)` with the same freezing and augmentation (a test
+    checks it bit for bit).
+
+    Args:
+        model: A GAN compiled by `make_gan`, frozen for `strategy` already.
+        strategy: As in `make_gan`; must leave the same weights trainable as the model was compiled with.
+        seed: Seeds fresh weights (`scratch`) and the training randomness.
+        blocks: Blocks to freeze for `freeze_d` / `freeze_g`.
+        source: `(generator, discriminator)` to start from for every strategy but `scratch`
+            (None: the committed source checkpoints, loaded and checked again).
+
+    Returns:
+        The `StrategyReport` of `apply_strategy`.
+
+    Raises:
+        TypeError: if `model` is not a compiled `tgai.gan.GAN`.
+        ValueError: if `strategy` freezes other weights than the model was compiled with.
+    """
+    if not isinstance(model, GAN) or not hasattr(model, "fresh_optimizer_state"):
+        raise TypeError(f"model must be a GAN compiled by tgai.gan.make_gan; received {validation.describe(model)}.")
+    validation.choice(strategy, "strategy", STRATEGIES)
+    seed = validation.positive_int(seed, "seed", minimum=0)
+    before = [id(weight) for weight in model.generator.trainable_weights + model.discriminator.trainable_weights]
+    report = apply_strategy(model.generator, model.discriminator, strategy, blocks)
+    if [id(weight) for weight in model.generator.trainable_weights + model.discriminator.trainable_weights] != before:
+        raise ValueError(
+            f"strategy={strategy!r} with blocks={blocks} freezes other weights than the model was compiled with; "
+            f"build a new model with make_gan({strategy!r}, blocks={blocks}) instead."
+        )
+    image_shape = tuple(model.discriminator.input_shape[1:])
+    if strategy == "scratch":
+        # Rebuilt at the model's own widths (read off its first layers) with the new seed's initializers.
+        generator_width = int(model.generator.get_layer("g_block1_reshape").output.shape[-1])
+        discriminator_width = int(model.discriminator.get_layer("d_block1_conv").filters)
+        generator = build_generator(image_shape, model.latent_dim, generator_width, seed=seed)
+        discriminator = build_discriminator(image_shape, discriminator_width, seed=seed)
+    else:
+        generator, discriminator = source if source is not None else source_models(image_shape)
+    for targets, values in ((model.generator, generator), (model.ema_generator, generator), (model.discriminator, discriminator)):
+        if len(targets.weights) != len(values.weights):
+            raise ValueError(f"source networks do not match the model's architecture: {values.name} vs {targets.name}.")
+        for target, value in zip(targets.weights, values.weights, strict=True):
+            target.assign(value)
+    for variable, value in zip(model._optimizer_variables(), model.fresh_optimizer_state, strict=True):
+        variable.assign(value)
+    model.seed = seed
+    model.seed_variable.assign(seed)
+    for tracker in model.metrics:
+        tracker.reset_state()
+    return report
+
+
 # ------------------------------------------------------------------------------------------- evaluation
 
 
@@ -663,7 +728,11 @@ def train(gan, images, steps: int, batch_size: int, seed: int = 0, eval_every: i
 
 @dataclasses.dataclass
 class FineTuneResult:
-    """One training run of `fine_tune`: what was trained, how KID moved, and samples over time."""
+    """One training run of `fine_tune`: what was trained, how KID moved, and samples over time.
+
+    `generator` is a copy of the EMA generator at the end of the run, the model every evaluation used; it
+    stays as it was when the GAN that trained it is restarted for another run.
+    """
 
     strategy: str
     augment: tuple | None
@@ -673,7 +742,7 @@ class FineTuneResult:
     kid_values: np.ndarray
     snapshots: list
     seconds: float
-    gan: GAN
+    generator: keras.Model
 
     @property
     def final_kid(self) -> float:
@@ -692,21 +761,40 @@ class FineTuneResult:
         return int(self.kid_steps[reached[0]]) if len(reached) else None
 
 
-def fine_tune(strategy, target_images, heldout_images, steps, batch_size, eval_every, kid_samples, seed=0, augment=None, blocks=2, snapshot_count=8):
+def fine_tune(strategy, target_images, heldout_images, steps, batch_size, eval_every, kid_samples, seed=0, augment=None, blocks=2, snapshot_count=8, model=None, source=None):
     """Train one strategy on target images, measuring KID every `eval_every` steps; returns a `FineTuneResult`.
 
     Introduced in lesson 03, which calls it for every strategy and seed at equal steps and batch size.
     KID x 1000 compares `kid_samples` EMA samples with as many held-out target images, in the judge
     feature space. `batch_size` is capped at the number of target images (so 10 images train at batch 10).
+
+    Args:
+        model: None to build a new GAN with `make_gan`, or a GAN that `make_gan` built for the same
+            strategy, blocks and augmentation, to `restart` and train again (saves tracing; same result).
+        source: `(generator, discriminator)` for `restart` (None: the committed source checkpoints).
+        Others: see `make_gan` and `train`.
     """
     batch_size = min(validation.positive_int(batch_size, "batch_size"), len(target_images))
-    model, report = make_gan(strategy, blocks=blocks, augment=augment, seed=seed)
+    if model is None:
+        model, report = make_gan(strategy, blocks=blocks, augment=augment, seed=seed)
+    else:
+        if not isinstance(model, GAN):
+            raise TypeError(f"model must be a GAN built by tgai.gan.make_gan, or None; received {validation.describe(model)}.")
+        wanted = None if augment is None else tuple(augment)
+        if model.augment != wanted:
+            raise ValueError(
+                f"augment={augment!r} but the model was built with augment={model.augment!r}; pass the same augmentation, "
+                f"or model=None to build a new GAN."
+            )
+        report = restart(model, strategy, seed=seed, blocks=blocks, source=source)
     evaluation = kid_evaluation(heldout_images, kid_samples, eval_every, seed=seed)
     snapshots = sample_snapshots(snapshot_count, eval_every, seed=seed)
     start = time.perf_counter()
     train(model, target_images, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=[evaluation, snapshots])
     kid_steps, kid_values = evaluation.series("kid")
-    return FineTuneResult(strategy, augment, seed, report, kid_steps, kid_values, snapshots.snapshots, time.perf_counter() - start, model)
+    generator = keras.models.clone_model(model.ema_generator)
+    generator.set_weights(model.ema_generator.get_weights())
+    return FineTuneResult(strategy, augment, seed, report, kid_steps, kid_values, snapshots.snapshots, time.perf_counter() - start, generator)
 
 
 def pretrain(seed: int = 0) -> dict:
