@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import subprocess
 import sys
+import tarfile
 import threading
 
 import pytest
@@ -145,6 +146,9 @@ def test_bundle_unbundle_doctor_round_trip(home, tmp_path, monkeypatch, capsys):
     (home / "assets").mkdir(parents=True)
     (home / "assets" / "mnist.npz").write_bytes(PAYLOAD)
     archive = assets.bundle(tmp_path / "bundle.tar.gz")
+    with tarfile.open(archive, "r:gz") as opened:
+        assert opened.getnames() == ["assets", "assets/mnist.npz", assets.MANIFEST]
+    assert not list(tmp_path.glob("*.partial"))  # the archive was written whole, then renamed
     # A classroom machine: empty cache, offline.
     monkeypatch.setenv("TGAI_HOME", str(tmp_path / "classroom"))
     monkeypatch.setenv("TGAI_OFFLINE", "1")

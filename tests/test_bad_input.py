@@ -215,6 +215,7 @@ def _cases():
         Case("kid/inf", lambda c: metrics.kid(np.full((10, 5), np.inf), FEATURES), ValueError, (r"features_a", r"NaN or inf", r"Check")),
         Case("judge_features/0-255", lambda c: metrics.judge_features(IMAGES * 255), ValueError, (r"images", r"25\d\]", DIVIDE_BY_255)),
         Case("judge_features/rank-3", lambda c: metrics.judge_features(IMAGES[..., 0]), ValueError, (r"images", r"\(4, 32, 32\)", r"images\[None\]")),
+        Case("judge_features/tiny", lambda c: metrics.judge_features(np.zeros((2, 8, 8, 1), np.float32)), ValueError, (r"images", r"at least 16x16", r"\(2, 8, 8, 1\)", r"at 32x32")),
         Case("judge_features/batch-zero", lambda c: metrics.judge_features(IMAGES, batch_size=0), ValueError, (r"batch_size", r"batch_size=0", r">= 1")),
         Case("judge_kid/one-image", lambda c: metrics.judge_kid(IMAGES, IMAGES[:1]), ValueError, (r"images_b", r"\(1, 32, 32, 1\)", r"Pass more images")),
         # tgai.checkpoints
@@ -343,6 +344,8 @@ def _generative_cases():
         Case("vae/train-steps-not-multiple", lambda c: vae.train(c.models["vae"], images, 5, 4, eval_every=2), ValueError, (r"steps", r"steps=5, eval_every=2", r"multiple of eval_every")),
         Case("vae/heldout-nan", lambda c: vae.train(c.models["vae"], images, 2, 4, heldout=np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError, (r"heldout", r"NaN or inf", r"Check")),
         Case("vae/sample-zero", lambda c: vae.sample(c.models["vae"], 0), ValueError, (r"count", r"count=0", r">= 1")),
+        Case("vae/sample-negative-temperature", lambda c: vae.sample(c.models["vae"], 2, temperature=-1.0), ValueError, (r"temperature", r"temperature=-1\.0", r"finite number >= 0")),
+        Case("vae/sample-temperature-string", lambda c: vae.sample(c.models["vae"], 2, temperature="1"), TypeError, (r"temperature", r"'1'", r"number >= 0")),
         Case("vae/interpolate-one-step", lambda c: vae.interpolate(c.models["vae"], images[0], images[1], steps=1), ValueError, (r"steps", r"steps=1", r">= 2")),
         Case("vae/elbo-zero-samples", lambda c: vae.negative_elbo(c.models["vae"], images, samples=0), ValueError, (r"samples", r"samples=0", r">= 1")),
         Case("vae/unknown-adaptation", lambda c: vae.adapt(c.models["vae"], "all"), ValueError, (r"strategy", r"'all'", r"Valid values")),

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pathlib
-import shutil
 import tarfile
 import tempfile
 import urllib.request
@@ -302,10 +302,11 @@ MANIFEST = "MANIFEST.json"
 
 
 def bundle(path, names=None) -> pathlib.Path:
-    """Pack the cached assets (and anything else under the cache home) into one `.tar.gz`.
+    """Pack cached assets into one `.tar.gz` for a machine without internet.
 
-    The archive unpacks under `TGAI_HOME` on a machine without internet. It carries a `MANIFEST.json` with
-    each asset's name, file, hash and size, so `unbundle` can check it.
+    The archive unpacks under `TGAI_HOME`. It carries a `MANIFEST.json` with each asset's name, file, hash
+    and size, so `unbundle` can check it. Files go into the archive straight from the cache (no staging
+    copy), and the archive appears under its name only once it is complete.
 
     Args:
         path: Archive to write, e.g. `tgai-bundle.tar.gz`.
@@ -319,34 +320,39 @@ def bundle(path, names=None) -> pathlib.Path:
     """
     path = pathlib.Path(path)
     selected = _expand(names) if names is not None else list(REGISTRY)
-    entries = []
-    with tempfile.TemporaryDirectory() as staging:
-        staging = pathlib.Path(staging)
-        (staging / "assets").mkdir()
-        for name in selected:
-            state, source = status(name)
-            if state != "present":
-                if names is None:
-                    continue
-                raise AssetMissingError(
-                    f"Cannot bundle {name!r}: it is {state}. Run `python -m tgai fetch {name}` first."
-                )
-            asset = REGISTRY[name]
-            shutil.copyfile(source, staging / "assets" / asset.filename)
-            entries.append(
-                {
-                    "name": name,
-                    "file": f"assets/{asset.filename}",
-                    "hash": asset.file_hash,
-                    "hash_algorithm": asset.hash_algorithm,
-                    "size": asset.size,
-                }
-            )
-        (staging / MANIFEST).write_text(json.dumps({"tgai": config.VERSION, "assets": entries}, indent=2))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(path, "w:gz") as archive:
-            for item in sorted(staging.rglob("*")):
-                archive.add(item, arcname=str(item.relative_to(staging)), recursive=False)
+    entries, sources = [], []
+    for name in selected:
+        state, source = status(name)
+        if state != "present":
+            if names is None:
+                continue
+            raise AssetMissingError(f"Cannot bundle {name!r}: it is {state}. Run `python -m tgai fetch {name}` first.")
+        asset = REGISTRY[name]
+        entry = {
+            "name": name,
+            "file": f"assets/{asset.filename}",
+            "hash": asset.file_hash,
+            "hash_algorithm": asset.hash_algorithm,
+            "size": asset.size,
+        }
+        entries.append(entry)
+        sources.append((source, entry["file"]))
+    manifest = json.dumps({"tgai": config.VERSION, "assets": entries}, indent=2).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with tarfile.open(partial, "w:gz") as archive:
+            folder = tarfile.TarInfo("assets")
+            folder.type, folder.mode = tarfile.DIRTYPE, 0o755
+            archive.addfile(folder)
+            for source, arcname in sources:
+                archive.add(source, arcname=arcname, recursive=False)
+            info = tarfile.TarInfo(MANIFEST)
+            info.size = len(manifest)
+            archive.addfile(info, io.BytesIO(manifest))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -84,7 +84,6 @@ class Backbone:
     weights: str
     input_shape: tuple
     _extractors: dict = dataclasses.field(default_factory=dict, repr=False)
-    _fingerprint: tuple | None = dataclasses.field(default=None, repr=False)
 
     def prepare(self, images) -> np.ndarray:
         """Turn the kit's [0, 1] images (1 or 3 channels, any size) into this backbone's model input.

@@ -21,6 +21,8 @@ import numpy as np
 from tgai import checkpoints, config, data, validation
 
 IMAGE_SIZE = 32
+# Smaller images are refused rather than upsampled 2x or more to IMAGE_SIZE.
+MIN_IMAGE_SIZE = 16
 FEATURE_LAYER = "features"
 FEATURE_DIMENSION = 128
 FILE_NAME = "judge.weights.h5"
@@ -144,6 +146,8 @@ def _raw_features(images: np.ndarray, batch_size: int) -> np.ndarray:
 def features(images, batch_size: int = 256) -> np.ndarray:
     """Return the judge's 128-d features for [0, 1] images (resized to 32x32 gray with antialiasing).
 
+    Images from 16x16 up are accepted (MNIST's 28x28 is upsampled slightly); smaller ones are refused.
+
     Args:
         images: float NHWC images in [0, 1], 1 or 3 channels.
         batch_size: Images per forward pass.
@@ -155,6 +159,12 @@ def features(images, batch_size: int = 256) -> np.ndarray:
     """
     images = validation.images(images)
     batch_size = validation.positive_int(batch_size, "batch_size")
+    if min(images.shape[1:3]) < MIN_IMAGE_SIZE:
+        # Upsampled that far, an image is a blur the judge never saw: its features would measure the blur.
+        raise ValueError(
+            f"images must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels for the judge (trained on {IMAGE_SIZE}x{IMAGE_SIZE} "
+            f"digits); received {validation.describe(images)}. Generate or load the images at {IMAGE_SIZE}x{IMAGE_SIZE}."
+        )
     key = (images.shape, batch_size, hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest())
     if key not in _FEATURE_CACHE:
         resized = data.resize(data.to_channels(images, 1), IMAGE_SIZE)

@@ -139,6 +139,16 @@ def _check_image_tensor(images, argument: str) -> None:
         )
 
 
+def _image_pair(y_true, y_pred):
+    """Convert a loss's two image batches to float32 tensors and check each (see `_check_image_tensor`)."""
+    tf = _tf()
+    y_true = tf.convert_to_tensor(y_true, dtype=tf.float32)
+    y_pred = tf.convert_to_tensor(y_pred, dtype=tf.float32)
+    _check_image_tensor(y_true, "y_true")
+    _check_image_tensor(y_pred, "y_pred")
+    return y_true, y_pred
+
+
 def _layer_weights(layer_weights, layers) -> tuple:
     if layer_weights is None:
         return tuple(1.0 / len(layers) for _ in layers)
@@ -253,10 +263,7 @@ class FeatureLoss(_keras_loss_base()):
 
     def call(self, y_true, y_pred):
         tf = _tf()
-        y_true = tf.convert_to_tensor(y_true, dtype=tf.float32)
-        y_pred = tf.convert_to_tensor(y_pred, dtype=tf.float32)
-        _check_image_tensor(y_true, "y_true")
-        _check_image_tensor(y_pred, "y_pred")
+        y_true, y_pred = _image_pair(y_true, y_pred)
         if y_true.shape[1:3] != y_pred.shape[1:3] and None not in (*y_true.shape[1:3], *y_pred.shape[1:3]):
             raise ValueError(
                 f"y_true and y_pred must have the same height and width; received shapes {tuple(y_true.shape)} and "
@@ -312,10 +319,7 @@ class StyleLoss(_keras_loss_base()):
 
     def call(self, y_true, y_pred):
         tf = _tf()
-        y_true = tf.convert_to_tensor(y_true, dtype=tf.float32)
-        y_pred = tf.convert_to_tensor(y_pred, dtype=tf.float32)
-        _check_image_tensor(y_true, "y_true")
-        _check_image_tensor(y_pred, "y_pred")
+        y_true, y_pred = _image_pair(y_true, y_pred)
         true_features = self.extractor(tf.stop_gradient(y_true))
         pred_features = self.extractor(y_pred)
         total = 0.0

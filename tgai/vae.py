@@ -21,6 +21,8 @@ References:
 
 from __future__ import annotations
 
+import math
+import numbers
 import pathlib
 import time
 
@@ -613,9 +615,21 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
 
 
 def sample(model, count: int, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
-    """Decode `count` codes z ~ N(0, temperature^2 I) into images in [0, 1] (the Bernoulli means)."""
+    """Decode `count` codes z ~ N(0, temperature^2 I) into images in [0, 1] (the Bernoulli means).
+
+    Raises:
+        TypeError: for a temperature that is not a number.
+        ValueError: for a negative or non-finite temperature.
+    """
     count = validation.positive_int(count, "count")
     validation.positive_int(seed, "seed", minimum=0)
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"temperature must be a number >= 0; received {validation.describe(temperature)}. Use e.g. 1.0.")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(
+            f"temperature must be a finite number >= 0; received temperature={temperature!r}. It scales the prior's "
+            "standard deviation: 1.0 samples the prior, below 1 gives more typical samples, 0 decodes z = 0."
+        )
     z = np.random.default_rng(seed).standard_normal((count, model.latent_dim)).astype(np.float32) * temperature
     return _in_batches(model.decode, z).astype(np.float32)
 
