@@ -235,6 +235,14 @@ def test_training_data_errors(source, images):
         vae.make("full", source=source, learning_rate=0)
 
 
+def test_evaluate_batch_agrees_with_keras_evaluate(images, source):
+    model, _ = vae.make("full", source=source, seed=0)
+    vae.train(model, images, 2, 16, seed=0)
+    expected = model.evaluate(images, batch_size=len(images), verbose=0, return_dict=True)
+    for _ in range(2):  # trackers are reset per call, as evaluate resets them
+        assert model.evaluate_batch(images) == {name: float(expected[name]) for name in ("loss", "reconstruction", "kl")}
+
+
 def test_restart_equals_a_fresh_model_bit_for_bit(images, source):
     fresh, _ = vae.make("scratch", source=source, seed=1)
     vae.train(fresh, images, 4, 16, seed=1)
