@@ -4,7 +4,9 @@ Both sides train the very same networks (tgai's builders, same seed, so the same
 `tgai.data.to_dataset` batches with the same optimizer settings. The hand-written loop is what a learner would
 write from the TensorFlow tutorials: a Python `for` over the dataset calling one `tf.function` step, with no
 metrics, callbacks or NaN guard. tgai's side is the kit's public path (`tgai.gan.train` / `tgai.vae.train`,
-i.e. `model.fit` through `tgai.training.fit`, NaN guard included).
+i.e. `model.fit` through `tgai.training.fit`, NaN guard included). `to_dataset` turns tf.data autotuning off:
+with it on, TF 2.21 held the end of many short `fit` calls until the autotuner's next wake-up (1.28 s, ...,
+10.24 s after the start), which had set the train-step numbers of the kit's first, loaded runs.
 
 Variants measured on tgai's side: XLA (`jit_compile=True`) and `steps_per_execution` 8 and 32. Each variant is
 also checked for determinism: two same-seed runs from the same starting state must end with bit-identical
