@@ -85,17 +85,28 @@ def _merge(previous: dict, run: dict, rows: list, done: list) -> dict:
     order = lambda result: BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else len(BENCHMARKS)
     merged_rows = sorted(kept + rows, key=order)
     runs = kept_runs + [run]
+    descriptions = {name: _module_summary(name) for name in BENCHMARKS if any(result["benchmark"] == name for result in merged_rows)}
+    return {"runs": runs, "rows": merged_rows, "notes": contention_notes(runs), "descriptions": descriptions}
+
+
+# A benchmark keeps every core busy itself, so the load average reaches about the core count on an idle
+# machine; only load beyond that means other processes were competing.
+CONTENTION_MARGIN = 0.5
+
+
+def contention_notes(runs: list) -> list[str]:
+    """One note per run whose load average exceeded the core count by more than CONTENTION_MARGIN."""
     notes = []
     for entry in runs:
-        if entry["load_start"] > entry["machine"]["cores"] or entry["load_end"] > entry["machine"]["cores"]:
+        cores = entry["machine"]["cores"]
+        if max(entry["load_start"], entry["load_end"]) > cores + CONTENTION_MARGIN:
             notes.append(
                 f"Contention in the run of {entry['started']}: the load average ({entry['load_start']} at start, "
-                f"{entry['load_end']} at end) exceeded the {entry['machine']['cores']} cores, so other processes were "
+                f"{entry['load_end']} at end) exceeded the {cores} cores, so other processes were "
                 "competing for the CPU and absolute rates are lower than on an idle machine; ratios measured side by "
                 "side in the same run are much less affected."
             )
-    descriptions = {name: _module_summary(name) for name in BENCHMARKS if any(result["benchmark"] == name for result in merged_rows)}
-    return {"runs": runs, "rows": merged_rows, "notes": notes, "descriptions": descriptions}
+    return notes
 
 
 def parse(argv=None):
@@ -115,6 +126,7 @@ def main(argv=None) -> int:
         results = json.loads((folder / "results.json").read_text())
         # RESULTS.md is re-rendered too, so that both say the same with the current wording.
         results["descriptions"] = {name: _module_summary(name) for name in BENCHMARKS if name in results.get("descriptions", {})}
+        results["notes"] = contention_notes(results.get("runs", []))
         common.write_results(results, folder)
         common.update_readme(results, ROOT / "README.md")
         print("README.md: Performance section rewritten from results.json (RESULTS.md re-rendered)")
