@@ -252,8 +252,14 @@ def test_restart_from_a_source_and_its_errors():
     assert all(np.array_equal(a, b) for a, b in zip(snapshot(model.ema_generator.weights), snapshot(source.generator.weights), strict=True))
     with pytest.raises(ValueError, match=r"strategy='full' with blocks=1 freezes other weights.*make_gan\('full', blocks=1\)"):
         gan.restart(model, "full", blocks=1, source=(source.generator, source.discriminator))
+    assert gan.count_parameters(model.discriminator.trainable_weights) == report.trainable_discriminator  # still frozen
     with pytest.raises(TypeError, match=r"model must be a GAN compiled by tgai.gan.make_gan; received"):
         gan.restart(source.generator, "full")
+    wide = gan.build_generator(SHAPE, latent_dim=8, width=32)
+    before = snapshot(model.generator.weights)
+    with pytest.raises(ValueError, match=r"source generator does not match the model's generator.*Pass source="):
+        gan.restart(model, "freeze_d", blocks=1, source=(wide, source.discriminator))
+    assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(model.generator.weights), strict=True))
 
 
 def test_fine_tune_reuses_a_model_and_keeps_each_runs_generator():

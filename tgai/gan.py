@@ -624,8 +624,12 @@ def restart(model: GAN, strategy: str, seed: int = 0, blocks: int = 2, source=No
     validation.choice(strategy, "strategy", STRATEGIES)
     seed = validation.positive_int(seed, "seed", minimum=0)
     before = [id(weight) for weight in model.generator.trainable_weights + model.discriminator.trainable_weights]
+    layers = model.generator.layers + model.discriminator.layers
+    flags = [layer.trainable for layer in layers]
     report = apply_strategy(model.generator, model.discriminator, strategy, blocks)
     if [id(weight) for weight in model.generator.trainable_weights + model.discriminator.trainable_weights] != before:
+        for layer, flag in zip(layers, flags, strict=True):  # leave the model frozen as it was compiled
+            layer.trainable = flag
         raise ValueError(
             f"strategy={strategy!r} with blocks={blocks} freezes other weights than the model was compiled with; "
             f"build a new model with make_gan({strategy!r}, blocks={blocks}) instead."
@@ -639,9 +643,17 @@ def restart(model: GAN, strategy: str, seed: int = 0, blocks: int = 2, source=No
         discriminator = build_discriminator(image_shape, discriminator_width, seed=seed)
     else:
         generator, discriminator = source if source is not None else source_models(image_shape)
-    for targets, values in ((model.generator, generator), (model.ema_generator, generator), (model.discriminator, discriminator)):
-        if len(targets.weights) != len(values.weights):
-            raise ValueError(f"source networks do not match the model's architecture: {values.name} vs {targets.name}.")
+    pairs = ((model.generator, generator), (model.ema_generator, generator), (model.discriminator, discriminator))
+    # Checked before anything is assigned, so that a mismatched source leaves the model as it was.
+    for targets, values in pairs:
+        shapes, expected = [tuple(w.shape) for w in values.weights], [tuple(w.shape) for w in targets.weights]
+        if shapes != expected:
+            raise ValueError(
+                f"source {values.name} does not match the model's {targets.name}: received weight shapes {shapes[:3]}... "
+                f"where the model has {expected[:3]}.... Pass source=(generator, discriminator) built like the model's, "
+                "or source=None for the committed checkpoints."
+            )
+    for targets, values in pairs:
         for target, value in zip(targets.weights, values.weights, strict=True):
             target.assign(value)
     for variable, value in zip(model._optimizer_variables(), model.fresh_optimizer_state, strict=True):
