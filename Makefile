@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
-.PHONY: install lab test unit nbtest notebooks html assets bench bench-quick lint clean
+.PHONY: install lab test unit nbtest notebooks check-seeds html assets bench bench-quick lint clean
 
 install: $(STAMP)
 
@@ -39,6 +39,17 @@ notebooks: $(STAMP)
 		$(OFFLINE) ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=$(NBVAL_TIMEOUT) --ExecutePreprocessor.kernel_name=python3 $$notebook || exit 1; \
 	done
+
+# Every claim must hold for any seed: run each notebook under other seeds (papermill sets SEED) and stop at the
+# first failing claim. Outputs go to build/seeds/, never over the committed notebooks.
+SEEDS ?= 1 2
+check-seeds: $(STAMP)
+	mkdir -p build/seeds
+	cd notebooks && for notebook in [0-9][0-9]_*.ipynb; do for seed in $(SEEDS); do \
+		echo "$$notebook with SEED=$$seed"; \
+		$(OFFLINE) ../$(BIN)/papermill --log-level ERROR -k python3 -p SEED $$seed $$notebook \
+			../build/seeds/$${notebook%.ipynb}-seed$$seed.ipynb || exit 1; \
+	done; done
 
 html: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb

@@ -4,6 +4,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import os
 import subprocess
 import sys
 import tarfile
@@ -159,10 +160,10 @@ def test_bundle_unbundle_doctor_round_trip(home, tmp_path, monkeypatch, capsys):
 
 
 def test_unbundle_rejects_tampered_file(home, tmp_path, monkeypatch):
-    import tarfile
-
     monkeypatch.setitem(
-        assets.REGISTRY, "mnist", dataclasses.replace(assets.REGISTRY["mnist"], file_hash=hashlib.sha256(PAYLOAD).hexdigest(), size=len(PAYLOAD))
+        assets.REGISTRY,
+        "mnist",
+        dataclasses.replace(assets.REGISTRY["mnist"], file_hash=hashlib.sha256(PAYLOAD).hexdigest(), size=len(PAYLOAD)),
     )
     (home / "assets").mkdir(parents=True)
     (home / "assets" / "mnist.npz").write_bytes(PAYLOAD)
@@ -193,10 +194,10 @@ def test_unbundle_missing_and_not_an_archive(home, tmp_path):
 
 
 def _cli(*arguments, env_home):
-    import os
-
     environment = {**os.environ, "TGAI_HOME": str(env_home), "TGAI_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "tgai", *arguments], capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tgai", *arguments], capture_output=True, text=True, env=environment, timeout=120
+    )
 
 
 def test_cli_exit_codes(tmp_path):

@@ -69,12 +69,17 @@ def test_backbones_are_frozen_by_default(hed_vgg16):
 
 
 def test_random_init_is_seeded():
-    first = backbones.load("vgg16", None, seed=3).model.get_layer("block2_conv1").get_weights()[0]
+    model = backbones.load("vgg16", None, seed=3).model
+    first = model.get_layer("block2_conv1").get_weights()[0]
     keras.random.uniform((5,))  # Other random draws in between must not change the result.
     second = backbones.load("vgg16", None, seed=3).model.get_layer("block2_conv1").get_weights()[0]
     other = backbones.load("vgg16", None, seed=4).model.get_layer("block2_conv1").get_weights()[0]
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, other)
+    # seeds.derive(seed, "random_backbone_init", index) is the original `seed * 1000 + index`: same weights.
+    index = [layer.name for layer in model.layers].index("block2_conv1")
+    expected = keras.initializers.GlorotUniform(seed=3 * 1000 + index)(first.shape)
+    np.testing.assert_array_equal(first, np.asarray(expected))
 
 
 def test_imagenet_falls_back_offline_with_a_warning(offline):
@@ -135,10 +140,10 @@ def test_weights_file_round_trip_and_mismatch(tmp_path, hed_vgg16):
         ({"name": "vgg16", "weights": "imagenet21k"}, ValueError, "Unknown weights: received weights='imagenet21k'"),
         ({"name": "vgg16", "weights": 3}, ValueError, "Unknown weights"),
         ({"name": "vgg16", "weights": "missing/file.weights.h5"}, FileNotFoundError, "weights file not found"),
-        ({"name": "vgg16", "input_shape": (16, 16, 3)}, ValueError, r"at least 32x32.*\(16, 16, 3\)"),
+        ({"name": "vgg16", "input_shape": (16, 16, 3)}, ValueError, r"at least 32 \(VGG16.*\(16, 16, 3\)"),
         ({"name": "vgg16", "input_shape": (32, 32, 1)}, ValueError, "3 channels"),
-        ({"name": "vgg16", "input_shape": (32, 32)}, ValueError, "height, width, 3"),
-        ({"name": "vgg16", "input_shape": (32.0, 32, 3)}, TypeError, "integers"),
+        ({"name": "vgg16", "input_shape": (32, 32)}, ValueError, "height, width, channels"),
+        ({"name": "vgg16", "input_shape": (32.0, 32, 3)}, ValueError, "integers"),
     ],
 )
 def test_load_errors(arguments, error, pattern):
@@ -191,9 +196,15 @@ def test_extract_matches_a_direct_forward_pass(hed_vgg16):
     images = _images(4, 32, 3)
     direct = keras.Model(hed_vgg16.model.input, hed_vgg16.model.get_layer("block3_conv3").output)
     maps = np.asarray(direct(keras.applications.vgg16.preprocess_input(images * 255.0)))
-    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3", pooling=None), maps, rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3"), maps.mean(axis=(1, 2)), rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(backbones.extract(images, hed_vgg16, "block3_conv3", pooling="max"), maps.max(axis=(1, 2)), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        backbones.extract(images, hed_vgg16, "block3_conv3", pooling=None), maps, rtol=1e-4, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        backbones.extract(images, hed_vgg16, "block3_conv3"), maps.mean(axis=(1, 2)), rtol=1e-4, atol=1e-3
+    )
+    np.testing.assert_allclose(
+        backbones.extract(images, hed_vgg16, "block3_conv3", pooling="max"), maps.max(axis=(1, 2)), rtol=1e-4, atol=1e-3
+    )
 
 
 def test_extract_several_layers_returns_a_dict(hed_vgg16):
@@ -206,7 +217,10 @@ def test_extract_several_layers_returns_a_dict(hed_vgg16):
 def test_extract_batching_does_not_change_results(hed_vgg16):
     images = _images(7)
     np.testing.assert_allclose(
-        backbones.extract(images, hed_vgg16, batch_size=3), backbones.extract(images, hed_vgg16, batch_size=64), rtol=1e-5, atol=1e-4
+        backbones.extract(images, hed_vgg16, batch_size=3),
+        backbones.extract(images, hed_vgg16, batch_size=64),
+        rtol=1e-5,
+        atol=1e-4,
     )
 
 

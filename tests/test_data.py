@@ -5,8 +5,9 @@ import warnings
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from tgai import data, glyphs
+from tgai import assets, data, glyphs
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,22 @@ def test_glyphs_are_cached_on_disk(monkeypatch, tmp_path):
     assert len(cached) == 1
     again, _ = data.load("glyphs", "test", limit=10)
     np.testing.assert_array_equal(images, again)
+
+
+def test_glyph_split_seeds_keep_their_original_values(monkeypatch, tmp_path):
+    # Train renders with the seed itself; test with seeds.derive(seed, "test_split"), which is the
+    # original `seed + 1_000_003`, so cached and committed glyphs stay the same.
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path))
+    seeds_used = []
+
+    def spy(count, characters, image_size, seed):
+        seeds_used.append(seed)
+        return np.zeros((count, image_size, image_size, 1), np.float32), np.zeros(count, np.int64)
+
+    monkeypatch.setattr(glyphs, "render", spy)
+    data.load("glyphs", "train", limit=2, seed=5)
+    data.load("glyphs", "test", limit=2, seed=5)
+    assert seeds_used == [5, 5 + 1_000_003]
 
 
 def test_glyph_train_and_test_differ():
@@ -97,7 +114,7 @@ def test_resize_antialiases():
     [
         ({"name": "imagenet"}, "Unknown dataset name.*'imagenet'.*Valid values: cifar10, digits"),
         ({"name": "digits", "split": "validation"}, "Unknown split.*'validation'.*test, train"),
-        ({"name": "digits", "image_size": 4}, "image_size must be an integer >= 8; received image_size=4"),
+        ({"name": "digits", "image_size": 4}, "image_size must be at least 8; received image_size=4"),
         ({"name": "digits", "channels": 2}, r"channels must be 1 \(gray\) or 3 \(RGB\); received channels=2"),
         ({"name": "digits", "limit": 0}, "limit must be an integer >= 1; received limit=0"),
     ],
@@ -108,8 +125,6 @@ def test_load_errors(kwargs, message):
 
 
 def test_online_dataset_offline_names_fetch_command(monkeypatch, tmp_path):
-    from tgai import assets
-
     monkeypatch.setenv("TGAI_OFFLINE", "1")
     monkeypatch.setenv("TGAI_HOME", str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -140,8 +155,6 @@ def test_few_shot_label_mismatch():
 
 
 def _write_png(path, value, size=(20, 30), mode="RGB"):
-    from PIL import Image
-
     Image.new(mode, size, value).save(path)
 
 

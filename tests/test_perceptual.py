@@ -2,9 +2,11 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import tgai
 from tgai import backbones, perceptual
@@ -46,8 +48,6 @@ def test_feature_loss_zero_for_identical_and_positive_otherwise(feature_loss):
     images = _images()
     assert float(feature_loss(images, images)) == pytest.approx(0.0, abs=1e-6)
     assert float(feature_loss(images, _images(seed=1))) > 0.0
-    import keras
-
     assert isinstance(feature_loss, keras.losses.Loss)
 
 
@@ -75,9 +75,9 @@ def test_vgg_is_frozen_and_gradients_reach_only_the_prediction(feature_loss):
 
 
 def test_feature_loss_trains_a_keras_model(feature_loss):
-    import keras
-
-    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 1)), keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")]
+    )
     model.compile(optimizer="adam", loss=feature_loss)
     before = [w.numpy().copy() for w in feature_loss.extractor.model.weights]
     model.fit(_images(4, channels=1), _images(4, channels=1, seed=3), epochs=1, batch_size=2, verbose=0)
@@ -97,7 +97,7 @@ def test_bad_layer_names_list_the_valid_ones(backbone):
 def test_small_inputs_are_rejected(feature_loss):
     with pytest.raises(ValueError, match="32x32"):
         feature_loss(_images(1, 16), _images(1, 16))
-    with pytest.raises(ValueError, match="32x32"):
+    with pytest.raises(ValueError, match=r"input_shape sides must be at least 32 \(VGG16"):
         perceptual.FeatureLoss(input_shape=(16, 16, 1), backbone=feature_loss.extractor.backbone)
     with pytest.raises(ValueError, match="channels"):
         feature_loss(_images(1, 32, 2), _images(1, 32, 2))
@@ -151,7 +151,14 @@ def test_style_transfer_decreases_the_objective(backbone):
     layers = ("block1_conv2", "block2_conv2")
     extractor = perceptual.FeatureExtractor(layers, backbone)
     result = perceptual.style_transfer(
-        _images(1, 32), _images(1, 40, seed=1), extractor, ("block2_conv2",), layers, steps=5, learning_rate=0.1, progress=0
+        _images(1, 32),
+        _images(1, 40, seed=1),
+        extractor,
+        ("block2_conv2",),
+        layers,
+        steps=5,
+        learning_rate=0.1,
+        progress=0,
     )
     assert result.history[-1] < result.history[0]
     distance = perceptual.style_distance(result.image, _images(1, 40, seed=1), extractor)
@@ -170,8 +177,6 @@ def test_optimize_image_rejects_bad_arguments():
 
 
 def test_save_result_writes_png_and_parameters(tmp_path):
-    from PIL import Image
-
     png, sidecar = perceptual.save_result(tmp_path / "result", _images(1), {"steps": 3, "layers": ["block1_conv2"]})
     assert Image.open(png).size == (32, 32)
     assert json.loads(sidecar.read_text())["steps"] == 3
@@ -196,6 +201,10 @@ def test_upsampler_shapes_and_training(feature_loss):
     low, high = _images(8, 16, 1), _images(8, 32, 1, seed=1)
     model = perceptual.build_upsampler(2, 1, filters=8, seed=0)
     assert model(low).shape == (8, 32, 32, 1)
+    # seeds.derive(seed, "upsampler_init", index) is the original `seed * 10 + index`: same weights.
+    kernel = perceptual.build_upsampler(2, 1, filters=8, seed=2).layers[2].kernel
+    expected = keras.initializers.GlorotUniform(seed=2 * 10 + 1)(kernel.shape)
+    np.testing.assert_array_equal(kernel.numpy(), np.asarray(expected))
     trained, losses = perceptual.train_upsampler(low, high, "mse", steps=3, batch_size=4, seed=0)
     assert len(losses) == 3 and np.all(np.isfinite(losses))
     _, feature_losses = perceptual.train_upsampler(low, high, feature_loss, steps=2, batch_size=4, seed=0)

@@ -35,7 +35,9 @@ def _rng(seed=0):
 
 def test_image_grid_titles_and_row_labels():
     images = _rng().random((6, 8, 8, 1)).astype(np.float32)
-    figure = plots.image_grid(images, titles=list("abcdef"), columns=3, title="six images", row_labels=["row 1", "row 2"])
+    figure = plots.image_grid(
+        images, titles=list("abcdef"), columns=3, title="six images", row_labels=["row 1", "row 2"]
+    )
     assert isinstance(figure, matplotlib.figure.Figure)
     assert figure._suptitle.get_text() == "six images"
     assert [axis.get_ylabel() for axis in figure.axes[::3]] == ["row 1", "row 2"]
@@ -53,7 +55,9 @@ def test_image_grid_errors():
 
 
 def test_training_curves_labels_and_marks():
-    figure = plots.training_curves({"scratch": ([0, 1, 2], [3, 2, 1])}, title="loss", ylabel="loss (nats)", marks={"target": 1.5})
+    figure = plots.training_curves(
+        {"scratch": ([0, 1, 2], [3, 2, 1])}, title="loss", ylabel="loss (nats)", marks={"target": 1.5}
+    )
     axis = figure.axes[0]
     assert axis.get_title() == "loss" and axis.get_xlabel() == "training step" and axis.get_ylabel() == "loss (nats)"
     with pytest.raises(ValueError, match="non-empty dict"):
@@ -68,7 +72,9 @@ def test_feature_maps_single_and_per_layer():
     assert figure.axes[0].get_title() == "ch 5"
     assert len(figure.axes) == 4
     assert all(text for text in _labels(figure)[:3])  # title, x label and y label present
-    layered = plots.feature_maps({"block1_conv2": maps, "block3_conv3": _rng(1).random((4, 4, 2))}, title="by block", channels=3)
+    layered = plots.feature_maps(
+        {"block1_conv2": maps, "block3_conv3": _rng(1).random((4, 4, 2))}, title="by block", channels=3
+    )
     assert len(figure.axes) == 4 and len(layered.axes) == 6
     assert not layered.axes[5].get_visible()  # block3 has 2 channels: the third tile is hidden.
     assert "block3_conv3" in layered.axes[3].get_ylabel()
@@ -96,7 +102,9 @@ def test_embedding_panels_axes_and_legend(method):
     features = np.concatenate([rng.normal(size=(20, 5)), rng.normal(size=(20, 5)) + 4])
     groups = np.repeat([0, 1], 20)
     domains = np.tile(["source", "target"], 20)
-    figure = plots.embedding({"layer a": features, "layer b": features[:, ::-1]}, groups, method=method, title="emb", styles=domains)
+    figure = plots.embedding(
+        {"layer a": features, "layer b": features[:, ::-1]}, groups, method=method, title="emb", styles=domains
+    )
     assert figure._suptitle.get_text() == "emb"
     assert len(figure.axes) == 2
     assert [axis.get_title() for axis in figure.axes] == ["layer a", "layer b"]
@@ -111,7 +119,9 @@ def test_embedding_pca_reports_variance_and_is_deterministic():
     first = plots.embedding(features, np.zeros(30), title="pca")
     assert "% of variance" in first.axes[0].get_xlabel()
     second = plots.embedding(features, np.zeros(30), title="pca")
-    np.testing.assert_array_equal(first.axes[0].collections[0].get_offsets(), second.axes[0].collections[0].get_offsets())
+    np.testing.assert_array_equal(
+        first.axes[0].collections[0].get_offsets(), second.axes[0].collections[0].get_offsets()
+    )
 
 
 def test_embedding_errors():
@@ -139,7 +149,11 @@ def test_bar_chart_grouped_with_errors_and_reference():
         reference=0.1,
     )
     axis = figure.axes[0]
-    assert axis.get_title() == "probe" and axis.get_xlabel() == "labels per class" and axis.get_ylabel() == "held-out accuracy"
+    assert (
+        axis.get_title() == "probe"
+        and axis.get_xlabel() == "labels per class"
+        and axis.get_ylabel() == "held-out accuracy"
+    )
     assert [tick.get_text() for tick in axis.get_xticklabels()] == ["1", "5"]
     assert len(axis.patches) == 4
 

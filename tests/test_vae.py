@@ -1,4 +1,4 @@
-"""Tests for tgai.vae: builders, sampling, train/test steps, freezing, perceptual term, checkpoints, errors."""
+"""Tests for tgai.vae: builders, sampling, train/test steps, strategies, perceptual term, checkpoints, errors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import tgai
-from tgai import checkpoints, vae
+from tgai import checkpoints, transfer, vae
 
 LATENT = 4
 
@@ -31,7 +32,7 @@ def images():
 @pytest.fixture(scope="module")
 def source():
     keras.utils.set_random_seed(0)
-    return vae.build(LATENT, seed=3)
+    return vae.VAE.create(seed=3, latent_dim=LATENT)
 
 
 def weights_of(model):
@@ -42,45 +43,58 @@ def same(first, second):
     return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
 
 
+def parameters(network):
+    return sum(int(np.prod(weight.shape)) for weight in network.weights)
+
+
 # Builders and sampling.
 
 
 def test_builders_shapes_and_seeded_initialisation():
-    encoder = vae.build_encoder(LATENT, seed=1)
-    decoder = vae.build_decoder(LATENT, seed=1)
+    encoder = vae.build_encoder(latent_dim=LATENT, seed=1)
+    decoder = vae.build_decoder(latent_dim=LATENT, seed=1)
     z_mean, z_log_var = encoder(np.zeros((2, 32, 32, 1), np.float32))
     assert z_mean.shape == (2, LATENT) and z_log_var.shape == (2, LATENT)
     assert decoder(np.zeros((2, LATENT), np.float32)).shape == (2, 32, 32, 1)
-    assert vae.build_decoder(LATENT, channels=3).output.shape[1:] == (32, 32, 3)
-    assert same(weights_of(encoder), weights_of(vae.build_encoder(LATENT, seed=1)))
-    assert not same(weights_of(encoder), weights_of(vae.build_encoder(LATENT, seed=2)))
+    assert vae.build_decoder((32, 32, 3), LATENT).output.shape[1:] == (32, 32, 3)
+    assert vae.build_decoder((16, 24, 1), LATENT).output.shape[1:] == (16, 24, 1)
+    assert same(weights_of(encoder), weights_of(vae.build_encoder(latent_dim=LATENT, seed=1)))
+    assert not same(weights_of(encoder), weights_of(vae.build_encoder(latent_dim=LATENT, seed=2)))
+
+
+def test_initialisers_use_the_documented_seed_streams():
+    # seeds.derive reproduces the seed * 100 + offset (encoder) and seed * 100 + 50 + offset (decoder) streams
+    # the committed checkpoint and the notebook outputs were made with.
+    encoder, decoder = vae.build_encoder(latent_dim=LATENT, seed=2), vae.build_decoder(latent_dim=LATENT, seed=2)
+    expected_conv = keras.initializers.GlorotUniform(seed=201)((3, 3, 1, 16))
+    expected_dense = keras.initializers.GlorotUniform(seed=251)((LATENT, 8 * 8 * 32))
+    np.testing.assert_array_equal(encoder.get_layer("conv1").kernel.numpy(), np.asarray(expected_conv))
+    np.testing.assert_array_equal(decoder.get_layer("dense").kernel.numpy(), np.asarray(expected_dense))
 
 
 @pytest.mark.parametrize("latent_dim", [0, -3])
 def test_latent_size_must_be_positive(latent_dim):
     with pytest.raises(ValueError, match=rf"latent_dim must be a positive integer; received latent_dim={latent_dim}"):
-        vae.build_encoder(latent_dim)
+        vae.build_encoder(latent_dim=latent_dim)
     with pytest.raises(ValueError, match="latent_dim"):
-        vae.build(latent_dim)
+        vae.VAE.create(latent_dim=latent_dim)
 
 
 def test_latent_size_type_and_image_shape_errors():
     with pytest.raises(TypeError, match="latent_dim must be a positive integer; received 2.5"):
-        vae.build_decoder(2.5)
-    with pytest.raises(ValueError, match="image_size must be a multiple of 4"):
-        vae.build_encoder(LATENT, image_size=30)
-    with pytest.raises(ValueError, match="channels must be 1"):
-        vae.build_encoder(LATENT, channels=2)
+        vae.build_decoder(latent_dim=2.5)
+    with pytest.raises(ValueError, match=r"image_shape sides must be .*8 and a multiple of 4 \(the encoder halves it twice\); received image_shape=\(30, 30, 1\)"):
+        vae.build_encoder((30, 30, 1), LATENT)
+    with pytest.raises(ValueError, match=r"channels\) must be 1 \(gray\) or 3"):
+        vae.build_encoder((32, 32, 2), LATENT)
 
 
 def test_mismatched_encoder_and_decoder():
     with pytest.raises(ValueError, match="latent sizes differ: received 4 and 5"):
-        vae.VAE(vae.build_encoder(4), vae.build_decoder(5))
+        vae.VAE(vae.build_encoder(latent_dim=4), vae.build_decoder(latent_dim=5))
 
 
 def test_sampling_shape_gradient_and_seed():
-    import tensorflow as tf
-
     mean = tf.Variable(np.zeros((5, LATENT), np.float32))
     log_var = tf.Variable(np.zeros((5, LATENT), np.float32))
     layer = vae.Sampling(seed=7)
@@ -100,14 +114,37 @@ def test_sampling_shape_gradient_and_seed():
     evaluation = layer([mean, log_var])
     np.testing.assert_array_equal(evaluation.numpy(), layer([mean, log_var]).numpy())
     assert not np.array_equal(evaluation.numpy(), layer([mean, log_var], noise_seed=1).numpy())
+    # The evaluation noise of draw k is seeded by seeds.derive(seed, "evaluation_noise", k) = 7919 * seed + 1 + k.
+    expected = keras.random.normal((5, LATENT), seed=7919 * 7 + 1 + 1)
+    np.testing.assert_array_equal(layer([mean, log_var], noise_seed=1).numpy(), np.asarray(expected))
+
+
+# The transfer protocol.
+
+
+def test_vae_follows_the_transfer_protocol(source):
+    assert vae.STRATEGIES == tuple(vae.VAE.STRATEGIES) == ("full", "decoder_only", "encoder_only", "scratch")
+    assert vae.VAE.CHECKPOINT == "vae" and source.image_shape == (32, 32, 1)
+    assert source.networks == {"encoder": source.encoder, "decoder": source.decoder}
+    copy = vae.VAE.create(seed=5, **source.options())
+    assert (copy.latent_dim, copy.image_shape, copy.beta) == (source.latent_dim, source.image_shape, source.beta)
+    assert [tuple(w.shape) for w in copy.weights] == [tuple(w.shape) for w in source.weights]
+    model, _ = vae.make("scratch", source=source, learning_rate=3e-4, steps_per_execution=2)
+    assert model.optimizers == [model.optimizer] and model.optimizer.built
+    assert isinstance(model.divergence_hint, str) and "beta (now 1)" in model.divergence_hint
+    other = vae.VAE.create(seed=1, **source.options())
+    other.compile_like(model)
+    assert other.optimizer is not model.optimizer and other.steps_per_execution == 2
+    assert float(other.optimizer.learning_rate.numpy()) == pytest.approx(3e-4) and other.optimizer.built
 
 
 # Steps, metrics and the loss.
 
 
 def test_train_and_test_step_report_each_term(images, source):
-    model, counts = vae.make("full", source=source, seed=0)
-    assert counts["frozen"] == 0 and counts["trainable"] == counts["total"] > 0
+    model, report = vae.make("full", source=source, seed=0)
+    assert isinstance(report, transfer.ParameterReport)
+    assert report.frozen_total == 0 and report.trainable_total == sum(report.total.values()) > 0
     history = model.fit(images, batch_size=32, epochs=1, verbose=0)
     assert set(history.history) == {"loss", "reconstruction", "kl"}
     result = model.evaluate(images, batch_size=32, verbose=0, return_dict=True)
@@ -120,17 +157,31 @@ def test_train_and_test_step_report_each_term(images, source):
     assert score["reconstruction"] > 0.4 * 32 * 32
 
 
+def test_train_step_computes_the_losses_compute_losses_does(images, source):
+    # train_step writes the -ELBO out inline; compute_losses (for evaluation) must agree with it term by term.
+    model, _ = vae.make("full", source=source, seed=4, beta=0.5)
+    batch = images[:16]
+    expected = model.compute_losses(batch, training=True, step=model.optimizer.iterations)
+    logs = model.train_on_batch(batch, return_dict=True)
+    assert set(logs) == {"loss", "reconstruction", "kl"}
+    for name in logs:
+        np.testing.assert_allclose(logs[name], float(expected[name]), rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], logs["reconstruction"] + 0.5 * logs["kl"], rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("strategy", "frozen_part", "trained_part"),
     [("decoder_only", "encoder", "decoder"), ("encoder_only", "decoder", "encoder")],
 )
 def test_frozen_parts_stay_bit_identical(images, source, strategy, frozen_part, trained_part):
-    model, counts = vae.make(strategy, source=source, seed=0)
+    model, report = vae.make(strategy, source=source, seed=0)
     frozen = getattr(model, frozen_part)
     trained = getattr(model, trained_part)
-    assert frozen.trainable is False and len(frozen.trainable_weights) == 0
-    frozen_count = sum(int(np.prod(weight.shape)) for weight in frozen.weights)
-    assert counts["frozen"] == frozen_count and counts["trainable"] == counts["total"] - frozen_count
+    assert len(frozen.trainable_weights) == 0 and all(not layer.trainable for layer in frozen.layers)
+    frozen_count = parameters(frozen)
+    assert report.frozen_total == frozen_count and report.trainable_total == sum(report.total.values()) - frozen_count
+    assert report.trainable == {frozen_part: 0, trained_part: parameters(trained)}
+    assert set(report.frozen_layers) == {layer.name for layer in frozen.layers if layer.weights}
     assert len(model.trainable_weights) == len(trained.weights)
     before_frozen, before_trained = weights_of(frozen), weights_of(trained)
     vae.train(model, images, 2, 32, seed=0)
@@ -143,7 +194,7 @@ def test_unknown_strategy_lists_valid_ones(source):
     with pytest.raises(ValueError, match="Unknown strategy: received 'freeze_all'. Valid values: decoder_only, encoder_only, full, scratch"):
         vae.make("freeze_all", source=source)
     with pytest.raises(ValueError, match="Unknown strategy"):
-        vae.adapt(source, "decoder")
+        transfer.freeze(source, "decoder")
 
 
 def test_perceptual_term_enters_the_loss(images):
@@ -154,8 +205,8 @@ def test_perceptual_term_enters_the_loss(images):
             pool = keras.layers.AveragePooling2D(2)
             return keras.ops.mean(keras.ops.square(pool(originals) - pool(reconstructions)))
 
-    model = vae.build(LATENT, seed=0, perceptual_weight=10.0, feature_loss=MeanFeatureDistance())
-    vae.compile_model(model)
+    model = vae.VAE.create(seed=0, latent_dim=LATENT, perceptual_weight=10.0, feature_loss=MeanFeatureDistance())
+    model.compile()
     result = model.evaluate(images, batch_size=64, verbose=0, return_dict=True)
     assert set(result) == {"loss", "reconstruction", "kl", "perceptual"}
     assert result["perceptual"] > 0
@@ -163,13 +214,13 @@ def test_perceptual_term_enters_the_loss(images):
     history = model.fit(images, batch_size=32, epochs=1, verbose=0)
     assert "perceptual" in history.history
     with pytest.raises(ValueError, match="perceptual_weight must be a number >= 0; received perceptual_weight=-1"):
-        vae.build(LATENT, perceptual_weight=-1)
+        vae.VAE.create(latent_dim=LATENT, perceptual_weight=-1)
 
 
 def test_perceptual_term_with_vgg16_feature_loss(images):
     perceptual = pytest.importorskip("tgai.perceptual")
     feature_loss = perceptual.FeatureLoss(layers=("block1_conv1",))
-    model = vae.build(LATENT, seed=0, perceptual_weight=1.0, feature_loss=feature_loss)
+    model = vae.VAE.create(seed=0, latent_dim=LATENT, perceptual_weight=1.0, feature_loss=feature_loss)
     original = images[:4]
     distance_self = float(feature_loss(original, original))
     distance_noise = float(feature_loss(original, np.clip(original[::-1] * 0.5, 0, 1)))
@@ -178,31 +229,31 @@ def test_perceptual_term_with_vgg16_feature_loss(images):
     assert float(losses["perceptual"]) > 0
 
 
-# Checkpoints.
+# Checkpoints: the kit's one weight-file format (tgai.checkpoints).
 
 
 def test_checkpoint_round_trip(tmp_path, source, images):
-    path = vae.save_weights(source, tmp_path / "vae.weights.h5")
-    copy = vae.build(LATENT, seed=9)
+    path = checkpoints.save(source.networks, tmp_path / "vae.weights.h5", latent_dim=source.latent_dim)
+    copy = vae.VAE.create(seed=9, latent_dim=LATENT)
     assert not same(weights_of(copy.encoder), weights_of(source.encoder))
-    vae.load_weights(copy, path)
+    checkpoints.load(copy.networks, path)
     assert same(weights_of(copy.encoder) + weights_of(copy.decoder), weights_of(source.encoder) + weights_of(source.decoder))
     np.testing.assert_array_equal(vae.reconstruct(copy, images[:3]), vae.reconstruct(source, images[:3]))
 
 
 def test_mismatched_checkpoint_is_reported_by_layer(tmp_path, source):
-    path = vae.save_weights(source, tmp_path / "vae.weights.h5")
-    other = vae.build(LATENT + 2)
-    with pytest.raises(checkpoints.CheckpointError, match=r"saved with latent_dim=4.*encoder/z_mean: checkpoint \(128, 4\) vs model \(128, 6\).*decoder/dense"):
-        vae.load_weights(other, path)
+    path = checkpoints.save(source.networks, tmp_path / "vae.weights.h5", latent_dim=source.latent_dim)
+    other = vae.VAE.create(latent_dim=LATENT + 2)
     before = weights_of(other)
+    with pytest.raises(checkpoints.CheckpointError, match=r"(?s)saved with latent_dim=4.*encoder/z_mean: file has \[\(128, 4\), \(4,\)\], model expects \[\(128, 6\), \(6,\)\].*decoder/dense"):
+        checkpoints.load(other.networks, path)
     assert same(before, weights_of(other)), "a refused checkpoint must not be partly loaded"
-    with pytest.raises(FileNotFoundError, match="path must be an existing VAE weights file"):
-        vae.load_weights(other, tmp_path / "missing.weights.h5")
+    with pytest.raises(FileNotFoundError, match="path must be an existing weights file"):
+        checkpoints.load(other.networks, tmp_path / "missing.weights.h5")
     corrupt = tmp_path / "corrupt.weights.h5"
     corrupt.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(checkpoints.CheckpointError, match="not a readable h5 weights file"):
-        vae.load_weights(other, corrupt)
+    with pytest.raises(checkpoints.CheckpointError, match="not a readable weights file"):
+        checkpoints.load(other.networks, corrupt)
 
 
 def test_committed_source_loads_and_reconstructs_glyphs_better_than_digits():
@@ -214,6 +265,13 @@ def test_committed_source_loads_and_reconstructs_glyphs_better_than_digits():
     glyphs, _ = tgai.data.load("glyphs", "test", limit=200)
     digits, _ = tgai.data.load("digits", "test", limit=200)
     assert vae.negative_elbo(model, glyphs)["negative_elbo"] < vae.negative_elbo(model, digits)["negative_elbo"]
+
+
+def test_make_from_the_committed_source_copies_it():
+    model, report = vae.make("decoder_only")
+    committed = vae.load_source()
+    assert model.latent_dim == committed.latent_dim and report.trainable["encoder"] == 0
+    assert same(weights_of(model.encoder) + weights_of(model.decoder), weights_of(committed.encoder) + weights_of(committed.decoder))
 
 
 # Training: data checks, determinism, restart, resume, divergence.
@@ -245,14 +303,34 @@ def test_evaluate_batch_agrees_with_keras_evaluate(images, source):
 
 def test_restart_equals_a_fresh_model_bit_for_bit(images, source):
     fresh, _ = vae.make("scratch", source=source, seed=1)
-    vae.train(fresh, images, 4, 16, seed=1)
+    fresh_history = vae.train(fresh, images, 4, 16, seed=1, eval_every=2)
     reused, _ = vae.make("scratch", source=source, seed=0)
     vae.train(reused, images, 4, 16, seed=0)
-    vae.restart(reused, "scratch", source, seed=1)
-    vae.train(reused, images, 4, 16, seed=1)
+    report = transfer.restart(reused, "scratch", seed=1, source=source)
+    assert isinstance(report, transfer.ParameterReport) and report.frozen_total == 0
+    # Everything a run changes is back at the start: the sampler's seed state, the step counter, the trackers.
+    assert int(reused.optimizer.iterations.numpy()) == 0
+    np.testing.assert_array_equal(reused.sampling.seed_generator.state.numpy(), vae.Sampling(seed=1).seed_generator.state.numpy())
+    assert all(float(tracker.count.numpy()) == 0 for tracker in reused.metrics)
+    history = vae.train(reused, images, 4, 16, seed=1, eval_every=2)
     assert same(weights_of(fresh.encoder) + weights_of(fresh.decoder), weights_of(reused.encoder) + weights_of(reused.decoder))
-    with pytest.raises(ValueError, match="freezes other parts than the model was compiled with"):
-        vae.restart(reused, "decoder_only", source)
+    assert same([v.numpy() for v in fresh.optimizer.variables], [v.numpy() for v in reused.optimizer.variables])
+    assert history["train_loss"][1:] == fresh_history["train_loss"][1:], "the training noise must restart with the seed"
+    before = weights_of(reused)
+    with pytest.raises(ValueError, match="freezes other weights than the model was compiled with"):
+        transfer.restart(reused, "decoder_only", source=source)
+    assert same(before, weights_of(reused)) and len(reused.trainable_weights) == len(fresh.trainable_weights)
+
+
+def test_restart_from_a_source_equals_make(images, source):
+    fresh, _ = vae.make("decoder_only", source=source, seed=2)
+    vae.train(fresh, images, 2, 16, seed=2)
+    reused, _ = vae.make("decoder_only", source=source, seed=0)
+    vae.train(reused, images, 2, 16, seed=0)
+    transfer.restart(reused, "decoder_only", seed=2, source=source)
+    assert same(weights_of(reused.encoder) + weights_of(reused.decoder), weights_of(source.encoder) + weights_of(source.decoder))
+    vae.train(reused, images, 2, 16, seed=2)
+    assert same(weights_of(fresh.encoder) + weights_of(fresh.decoder), weights_of(reused.encoder) + weights_of(reused.decoder))
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, images, source):
@@ -282,8 +360,6 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, images, source):
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_backup(tmp_path, images):
     class BreaksAtStepThree:
         def __init__(self):
-            import tensorflow as tf
-
             self.calls = tf.Variable(0)
 
         def __call__(self, originals, reconstructions):
@@ -291,8 +367,8 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_backup(tmp_path, ima
             broken = keras.ops.where(self.calls > 3, np.float32("nan"), np.float32(0.0))
             return broken + 0.0 * keras.ops.mean(reconstructions)
 
-    model = vae.build(LATENT, seed=0, perceptual_weight=1.0, feature_loss=BreaksAtStepThree())
-    vae.compile_model(model)
+    model = vae.VAE.create(seed=0, latent_dim=LATENT, perceptual_weight=1.0, feature_loss=BreaksAtStepThree())
+    model.compile()
     backup = tmp_path / "backup"
     with pytest.raises(tgai.training.TrainingDivergedError, match=r"diverged at step \d+: .*loss=nan.*images lie in \[0, 1\].*learning rate"):
         vae.train(model, images, 8, 16, seed=0, eval_every=2, backup_dir=backup)
@@ -306,6 +382,9 @@ def test_samples_interpolations_and_kid(source, images):
     path = vae.interpolate(source, images[0], images[1], steps=5)
     assert path.shape == (5, 32, 32, 1)
     np.testing.assert_allclose(path[0], vae.reconstruct(source, images[:1])[0], atol=1e-6)
+    np.testing.assert_array_equal(path, vae.interpolate(source, images[:1], images[1:2], steps=5))
+    with pytest.raises(ValueError, match=r"image_a must be one image \(H, W, C\) or a batch of one"):
+        vae.interpolate(source, images[:2], images[1])
     assert vae.encode(source, images).shape == (64, LATENT)
     digits, _ = tgai.data.load("digits", "test", limit=60)
     assert np.isfinite(vae.sample_kid(source, digits, count=40))
@@ -327,7 +406,7 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
         images = np.random.default_rng(0).uniform(0, 1, (64, 32, 32, 1)).astype("float32")
         with strategy.scope():
-            model, counts = vae.make("scratch", seed=0)
+            model, report = vae.make("scratch", seed=0)
         history = vae.train(model, images, 4, 16, seed=0, heldout=images[:32], eval_every=2)
         losses = history["negative_elbo"]
         assert strategy.num_replicas_in_sync == 2

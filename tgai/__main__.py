@@ -7,26 +7,18 @@ with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from tgai import config
+import keras
+import tensorflow as tf
 
-# Each pretrainable checkpoint and the function that makes it (imported only when asked for).
-PRETRAINERS = {
-    "judge": "tgai.judge:pretrain",
-    "gan": "tgai.gan:pretrain",
-    "vae": "tgai.vae:pretrain",
-}
+from tgai import assets, checkpoints, config, pretrain
+
+# The committed checkpoints `pretrain` can regenerate (the functions live in tgai.pretrain).
+PRETRAINERS = ("gan", "judge", "vae")
 
 
 def _doctor(arguments) -> int:
-    config.quiet_tensorflow()
-    import keras
-    import tensorflow as tf
-
-    from tgai import assets, checkpoints
-
     print(f"tgai {config.VERSION} | TensorFlow {tf.__version__} | Keras {keras.__version__}")
     print(f"device: {config.device_description()}")
     print(f"profile: {config.profile().name} | offline: {config.is_offline()}")
@@ -56,8 +48,6 @@ def _doctor(arguments) -> int:
 
 
 def _fetch(arguments) -> int:
-    from tgai import assets
-
     if not arguments.names and not arguments.all:
         raise ValueError("fetch needs asset names or --all; see `python -m tgai doctor` for the list")
     for path in assets.fetch_all(None if arguments.all else arguments.names):
@@ -66,25 +56,20 @@ def _fetch(arguments) -> int:
 
 
 def _bundle(arguments) -> int:
-    from tgai import assets
-
     path = assets.bundle(arguments.path, arguments.names or None)
     print(f"wrote {path}; on the classroom machine: python -m tgai unbundle {path.name}")
     return 0
 
 
 def _unbundle(arguments) -> int:
-    from tgai import assets
-
     names = assets.unbundle(arguments.path)
     print(f"unpacked {len(names)} asset(s) into {config.cache_home()}: {', '.join(names) or 'none'}")
     return 0
 
 
 def _pretrain(arguments) -> int:
-    module_name, function_name = PRETRAINERS[arguments.name].split(":")
     config.setup(seed=arguments.seed)
-    entry = getattr(importlib.import_module(module_name), function_name)(seed=arguments.seed)
+    entry = pretrain.PRETRAINERS[arguments.name](seed=arguments.seed)
     print(f"wrote data/{entry['file']} sha256 {entry['sha256']}")
     for key, value in entry.items():
         if key not in {"file", "sha256"}:
@@ -109,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
     unbundle.add_argument("path")
     unbundle.set_defaults(run=_unbundle)
     pretrain = commands.add_parser("pretrain", help="regenerate a committed checkpoint under data/")
-    pretrain.add_argument("name", choices=sorted(PRETRAINERS))
+    pretrain.add_argument("name", choices=PRETRAINERS)
     pretrain.add_argument("--seed", type=int, default=0)
     pretrain.set_defaults(run=_pretrain)
     return main_parser

@@ -368,7 +368,9 @@ def unbundle(path) -> list[str]:
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"bundle not found: received path={str(path)!r}. Make one with `python -m tgai bundle PATH`.")
+        raise FileNotFoundError(
+            f"bundle not found: received path={str(path)!r}. Make one with `python -m tgai bundle PATH`."
+        )
     home = config.cache_home()
     try:
         with tarfile.open(path, "r:gz") as archive:

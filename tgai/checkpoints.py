@@ -1,26 +1,55 @@
-"""The committed source checkpoints under `data/`: where they are, their sha256, and their provenance.
+"""Committed weight files: one format, one error type, their sha256 and their provenance.
 
 Introduced in lesson 00. `data/manifest.json` records, for each committed file, its sha256 and how it was
 made (command, seed, steps, run time, a quality number). `python -m tgai pretrain NAME` regenerates a file
 and its manifest entry, and rewrites the table in `data/README.md`. Loading checks the sha256 first, so a
 truncated or corrupt checkpoint is detected, never loaded.
+
+Every weight file of the kit (the judge, the source GAN, the source VAE, and anything a learner saves with
+`save`) has one layout: an HDF5 file with one dataset per weight at `<network>/<layer>/<index>`, written
+from `layer.get_weights()` and read back with `layer.set_weights()`, both public Keras APIs. `load` checks
+every layer of every network before it assigns anything, so a mismatch is reported layer by layer and
+leaves the model as it was.
+
+Where the files are: `TGAI_DATA_DIR` if set, else the `data/` folder of the repository this package was
+installed from (`pip install -e .` in a clone). A missing folder raises an error naming both fixes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pathlib
 
+import h5py
+import numpy as np
+
+ENV_DATA_DIR = "TGAI_DATA_DIR"
+# The repository's data/ folder, next to the package in a clone; `data_dir()` lets TGAI_DATA_DIR override it.
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
-MANIFEST = DATA_DIR / "manifest.json"
-README = DATA_DIR / "README.md"
 _TABLE_START = "<!-- checkpoint table: written by python -m tgai pretrain -->"
 _TABLE_END = "<!-- end of checkpoint table -->"
 
 
 class CheckpointError(ValueError):
-    """A committed checkpoint is missing, corrupt, or does not match the architecture."""
+    """A weight file is corrupt, changed, unreadable, or does not match the model it is loaded into."""
+
+
+def data_dir() -> pathlib.Path:
+    """Return the folder of committed weights: `TGAI_DATA_DIR` if set, else the repository's `data/`.
+
+    Raises:
+        FileNotFoundError: if the folder has no `manifest.json`, naming the two ways to provide one.
+    """
+    folder = pathlib.Path(os.environ.get(ENV_DATA_DIR) or DATA_DIR).expanduser()
+    if not (folder / "manifest.json").is_file():
+        source = f"{ENV_DATA_DIR}={folder}" if os.environ.get(ENV_DATA_DIR) else f"the package's repository ({folder})"
+        raise FileNotFoundError(
+            f"No committed weights found: {source} has no manifest.json. Clone the repository and install it "
+            f"with `pip install -e .`, or point {ENV_DATA_DIR} at a copy of its data/ folder."
+        )
+    return folder
 
 
 def sha256(path) -> str:
@@ -34,9 +63,10 @@ def sha256(path) -> str:
 
 def manifest() -> dict:
     """Return the manifest of committed checkpoints (empty if none yet)."""
-    if not MANIFEST.is_file():
+    manifest_file = pathlib.Path(os.environ.get(ENV_DATA_DIR) or DATA_DIR).expanduser() / "manifest.json"
+    if not manifest_file.is_file():
         return {}
-    return json.loads(MANIFEST.read_text())
+    return json.loads(manifest_file.read_text())
 
 
 def path(name: str) -> pathlib.Path:
@@ -57,7 +87,7 @@ def path(name: str) -> pathlib.Path:
             "with `python -m tgai pretrain NAME`."
         )
     entry = entries[name]
-    file = DATA_DIR / entry["file"]
+    file = data_dir() / entry["file"]
     if not file.is_file():
         raise FileNotFoundError(f"Checkpoint {name!r} is listed but {file.name} is missing. Run `python -m tgai pretrain {name}`.")
     actual = sha256(file)
@@ -85,13 +115,14 @@ def record(name: str, file, **provenance) -> dict:
     entries = manifest()
     entry = {"file": file.name, "sha256": sha256(file), "bytes": file.stat().st_size, **provenance}
     entries[name] = entry
-    MANIFEST.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    (data_dir() / "manifest.json").write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
     _refresh_readme(entries)
     return entry
 
 
 def _refresh_readme(entries: dict) -> None:
-    if not README.is_file():
+    readme = data_dir() / "README.md"
+    if not readme.is_file():
         return
     rows = ["| name | file | bytes | sha256 | made by | provenance |", "| --- | --- | --- | --- | --- | --- |"]
     for name, entry in entries.items():
@@ -99,8 +130,92 @@ def _refresh_readme(entries: dict) -> None:
         rows.append(
             f"| {name} | `{entry['file']}` | {entry['bytes']:,} | `{entry['sha256']}` | `{entry.get('command', '')}` | {details} |"
         )
-    text = README.read_text()
+    text = readme.read_text()
     if _TABLE_START in text and _TABLE_END in text:
         head, rest = text.split(_TABLE_START, 1)
         _, tail = rest.split(_TABLE_END, 1)
-        README.write_text(head + _TABLE_START + "\n" + "\n".join(rows) + "\n" + _TABLE_END + tail)
+        readme.write_text(head + _TABLE_START + "\n" + "\n".join(rows) + "\n" + _TABLE_END + tail)
+
+
+def save(networks: dict, path, **attributes) -> pathlib.Path:
+    """Write the weights of named networks to one HDF5 file, atomically (a unique temporary, then a rename).
+
+    Introduced in lesson 03. Layout: one dataset per weight at `<network>/<layer>/<index>`, from the public
+    `layer.get_weights()`; `attributes` (e.g. `latent_dim=16`) are stored on the root, to name in errors.
+
+    Args:
+        networks: `{name: keras.Model}`, e.g. `{"generator": ..., "discriminator": ...}`.
+        path: The file to write.
+        **attributes: Numbers or strings that describe how the networks were built.
+
+    Returns:
+        The path written.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with h5py.File(temporary, "w") as handle:
+        for key, value in attributes.items():
+            handle.attrs[key] = value
+        for network_name, network in networks.items():
+            for layer in network.layers:
+                for index, value in enumerate(layer.get_weights()):
+                    handle.create_dataset(f"{network_name}/{layer.name}/{index}", data=np.asarray(value))
+    temporary.replace(path)
+    return path
+
+
+def load(networks: dict, path, fix: str = "save it again with tgai.checkpoints.save") -> None:
+    """Load weights written by `save` into named networks, after checking every layer of every network.
+
+    Introduced in lesson 03. Nothing is assigned unless every layer matches, so a failed load leaves the
+    networks as they were.
+
+    Args:
+        networks: `{name: keras.Model}` with the same names and layers as when the file was saved.
+        path: The file to read.
+        fix: What the user should do about a bad file, quoted in the error (e.g. the pretrain command).
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        CheckpointError: if the file is not a readable weight file, or any layer is missing, has other
+            shapes, or the file holds layers the networks lack; the message lists each by name.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path must be an existing weights file; received path={str(path)!r}. To make one, {fix}.")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise CheckpointError(f"{path.name} is not a readable weights file ({error}). To replace it, {fix}.") from None
+    with handle:
+        problems, assignments = [], []
+        for network_name, network in networks.items():
+            expected_layers = set()
+            for layer in network.layers:
+                current = layer.get_weights()
+                if not current:
+                    continue
+                expected_layers.add(layer.name)
+                group = handle.get(f"{network_name}/{layer.name}")
+                stored = [group[str(index)][()] for index in range(len(group))] if isinstance(group, h5py.Group) else None
+                if stored is None:
+                    problems.append(f"{network_name}/{layer.name}: missing from the file")
+                elif [value.shape for value in stored] != [value.shape for value in current]:
+                    found, wanted = [value.shape for value in stored], [value.shape for value in current]
+                    problems.append(f"{network_name}/{layer.name}: file has {found}, model expects {wanted}")
+                else:
+                    assignments.append((layer, stored))
+            group = handle.get(network_name)
+            extra = sorted(set(group) - expected_layers) if isinstance(group, h5py.Group) else []
+            if extra:
+                problems.append(f"{network_name}: the file has layers this model lacks ({', '.join(extra)})")
+        if problems:
+            described = ", ".join(f"{key}={value}" for key, value in handle.attrs.items()) or "no build attributes"
+            raise CheckpointError(
+                f"{path.name} does not match this model (the file was saved with {described}):\n  "
+                + "\n  ".join(problems)
+                + f"\nBuild the model as the file was saved, or {fix}."
+            )
+    for layer, values in assignments:
+        layer.set_weights(values)

@@ -31,85 +31,66 @@ ENV_HOME = "TGAI_HOME"
 ENV_OFFLINE = "TGAI_OFFLINE"
 
 
+# Each lesson's settings, registered by the module that lesson introduces (`register_settings` below), so
+# that a new lesson adds its own without editing this file: {setting name: {profile name: value}}.
+_SETTINGS: dict[str, dict[str, object]] = {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """Step counts and sample sizes for one profile.
+    """Step counts and sample sizes for one profile, read as attributes: `tgai.profile().gan_steps`.
 
     `class` fits each notebook into 3 minutes on a 2-core CPU; `full` takes more steps and more data, for a
-    GPU or a patient CPU. Field names say which lesson reads them.
+    GPU or a patient CPU. The settings themselves are registered by the modules that use them (lesson 03's
+    in `tgai.gan`, lesson 04's in `tgai.vae`, ...) with `register_settings`; `settings()` lists them.
     """
 
     name: str
     description: str
-    # Lesson 01: feature extraction.
-    feature_images: int
-    probe_shots: tuple[int, ...]
-    probe_cnn_epochs: int
-    # Lesson 02: perceptual features.
-    perceptual_size: int
-    perceptual_steps: int
-    upsampler_steps: int
-    # Lesson 03: GAN fine-tuning.
-    gan_steps: int
-    gan_eval_every: int
-    gan_batch_size: int
-    # Lesson 04: VAE adaptation.
-    vae_steps: int
-    vae_eval_every: int
-    vae_batch_size: int
-    # Shared by lessons 03 and 04.
-    seeds: int
-    kid_samples: int
-    # `python -m tgai pretrain`.
-    pretrain_gan_steps: int
-    pretrain_vae_steps: int
-    judge_epochs: int
+
+    def __getattr__(self, setting: str):
+        if setting.startswith("__") or setting not in _SETTINGS:
+            known = ", ".join(sorted(_SETTINGS)) or "none registered"
+            raise AttributeError(f"Profile has no setting {setting!r}. Registered settings: {known}.")
+        return _SETTINGS[setting][self.name]
+
+    def settings(self) -> dict:
+        """Every registered setting and its value in this profile."""
+        return {setting: values[self.name] for setting, values in sorted(_SETTINGS.items())}
 
 
 PROFILES: dict[str, Profile] = {
-    "class": Profile(
-        name="class",
-        description="each notebook in at most 3 minutes on a 2-core CPU",
-        feature_images=300,
-        probe_shots=(1, 5, 20),
-        probe_cnn_epochs=30,
-        perceptual_size=64,
-        perceptual_steps=80,
-        upsampler_steps=100,
-        gan_steps=100,
-        gan_eval_every=25,
-        gan_batch_size=16,
-        vae_steps=100,
-        vae_eval_every=10,
-        vae_batch_size=32,
-        seeds=3,
-        kid_samples=500,
-        pretrain_gan_steps=2000,
-        pretrain_vae_steps=1500,
-        judge_epochs=8,
-    ),
-    "full": Profile(
-        name="full",
-        description="more steps and more data, for a GPU or a patient CPU",
-        feature_images=1000,
-        probe_shots=(1, 5, 20, 50),
-        probe_cnn_epochs=60,
-        perceptual_size=224,
-        perceptual_steps=400,
-        upsampler_steps=1000,
-        gan_steps=2000,
-        gan_eval_every=200,
-        gan_batch_size=64,
-        vae_steps=1500,
-        vae_eval_every=100,
-        vae_batch_size=64,
-        seeds=5,
-        kid_samples=1000,
-        pretrain_gan_steps=8000,
-        pretrain_vae_steps=5000,
-        judge_epochs=20,
-    ),
+    "class": Profile("class", "each notebook in at most 3 minutes on a 2-core CPU"),
+    "full": Profile("full", "more steps and more data, for a GPU or a patient CPU"),
 }
+
+
+def register_settings(owner: str, class_: dict, full: dict) -> None:
+    """Register a lesson's settings for both profiles; the module that lesson introduces calls it once.
+
+    Args:
+        owner: Who registers them (a module or lesson name), quoted in errors.
+        class_: `{setting: value}` for the `class` profile (3 minutes per notebook on a 2-core CPU).
+        full: The same settings for the `full` profile.
+
+    Raises:
+        ValueError: if the two profiles name different settings, or a setting is already registered with
+            other values by another owner.
+    """
+    if not isinstance(class_, dict) or not isinstance(full, dict) or set(class_) != set(full):
+        raise ValueError(
+            f"{owner}: class_ and full must be dicts naming the same settings; received {sorted(class_)} and "
+            f"{sorted(full)}. Give every setting a value in both profiles."
+        )
+    for setting in class_:
+        values = {"class": class_[setting], "full": full[setting]}
+        if _SETTINGS.get(setting, values) != values:
+            raise ValueError(
+                f"{owner}: setting {setting!r} is already registered with other values ({_SETTINGS[setting]}). "
+                "Pick a name prefixed by your lesson's topic."
+            )
+        _SETTINGS[setting] = values
+
 
 DEFAULT_PROFILE = "class"
 

@@ -14,8 +14,12 @@ import tarfile
 import warnings
 
 import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
-from tgai import assets, config, glyphs, validation
+from tgai import assets, config, glyphs, seeds, validation
 
 BUNDLED = ("glyphs", "glyph_letters", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -24,17 +28,16 @@ SPLITS = ("train", "test")
 
 # Rendered glyph split sizes; `limit` takes a prefix.
 GLYPH_SPLIT_SIZES = {"train": 10_000, "test": 2_000}
-# Glyph splits use different seeds so that train and test never share a rendering.
-_GLYPH_SPLIT_OFFSETS = {"train": 0, "test": 1_000_003}
 _GLYPH_CACHE_VERSION = 1
+# Smallest `image_size` a loader produces (the handwritten digits are 8x8 scans).
+MIN_IMAGE_SIZE = 8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """Return images with 1 channel (luminance, ITU-R 601 weights) or 3 (gray repeated)."""
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"channels must be 1 or 3; received channels={channels!r}.")
+    channels = validation.channels(channels, "channels")
     _check_batch(images, "images")
     if images.shape[-1] == channels:
         return images
@@ -50,35 +53,35 @@ def resize(images: np.ndarray, image_size: int) -> np.ndarray:
     validation.positive_int(image_size, "image_size")
     if images.shape[1] == image_size and images.shape[2] == image_size:
         return images
-    import tensorflow as tf
-
     resized = tf.image.resize(images, (image_size, image_size), method="bilinear", antialias=True)
     return np.clip(resized.numpy(), 0.0, 1.0).astype(np.float32)
 
 
 def _check_batch(images, argument: str) -> None:
     """Check only the layout (NHWC, 1 or 3 channels): these helpers also serve 0-255 pipelines."""
-    if getattr(images, "ndim", None) != 4 or images.shape[-1] not in (1, 3):
+    if getattr(images, "ndim", None) != 4:
         raise ValueError(
             f"{argument} must be an NHWC array (N, H, W, C) with 1 or 3 channels; received "
             f"{validation.describe(images)}. Add axes with images[None] or images[..., None]."
         )
+    validation.channels(images.shape[-1], f"{argument}.shape[-1]")
 
 
-def _check_common(name, split, image_size, channels, limit):
+def _check_common(name, split, image_size, channels, limit) -> tuple[int, int]:
+    """Check `load`'s arguments; return `(image_size, channels)` as ints."""
     validation.choice(name, "dataset name", NAMES)
     validation.choice(split, "split", SPLITS)
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an integer >= 8; received image_size={image_size!r}.")
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"channels must be 1 (gray) or 3 (RGB); received channels={channels!r}.")
+    image_size = validation.image_size(image_size, "image_size", min_side=MIN_IMAGE_SIZE)
+    channels = validation.channels(channels, "channels")
     if limit is not None:
         validation.positive_int(limit, "limit")
+    return image_size, channels
 
 
 def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
     count = GLYPH_SPLIT_SIZES[split]
-    render_seed = seed + _GLYPH_SPLIT_OFFSETS[split]
+    # The test split gets a seed of its own, so that train and test never share a rendering.
+    render_seed = seed if split == "train" else seeds.derive(seed, "test_split")
     key = f"{'digits' if characters == glyphs.DIGITS else 'letters'}-{split}-{count}-{image_size}-{seed}"
     path = config.cache_home() / "glyphs" / f"glyphs-v{_GLYPH_CACHE_VERSION}-{key}.npz"
     if path.is_file():
@@ -97,17 +100,14 @@ def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
 
 def _digits_split():
     """Return scikit-learn's 1,797 digits as (images 8x8 in [0, 1], labels) for a fixed 50/50 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)
-    return train_test_split(images, digits.target.astype(np.int64), test_size=0.5, random_state=0, stratify=digits.target)
+    return train_test_split(
+        images, digits.target.astype(np.int64), test_size=0.5, random_state=0, stratify=digits.target
+    )
 
 
 def _load_digits(split: str, image_size: int):
-    from PIL import Image
-
     train_images, test_images, train_labels, test_labels = _digits_split()
     small, labels = (train_images, train_labels) if split == "train" else (test_images, test_labels)
     inner = int(round(glyphs.FILL * image_size))
@@ -148,7 +148,9 @@ def _load_cifar10(split: str):
     return images.astype(np.float32) / 255.0, records[:, 0].astype(np.int64)
 
 
-def load(name: str, split: str = "train", image_size: int = 32, channels: int = 1, limit: int | None = None, seed: int = 0):
+def load(
+    name: str, split: str = "train", image_size: int = 32, channels: int = 1, limit: int | None = None, seed: int = 0
+):
     """Load a dataset as float32 NHWC images in [0, 1] and int64 labels.
 
     Introduced in lesson 00.
@@ -169,7 +171,7 @@ def load(name: str, split: str = "train", image_size: int = 32, channels: int = 
         ValueError: for an unknown name or split, `image_size < 8`, or channels not 1 or 3.
         tgai.assets.AssetMissingError: for an online dataset that is not cached while offline.
     """
-    _check_common(name, split, image_size, channels, limit)
+    image_size, channels = _check_common(name, split, image_size, channels, limit)
     validation.positive_int(seed, "seed", minimum=0)
     if name in ("glyphs", "glyph_letters"):
         characters = glyphs.DIGITS if name == "glyphs" else glyphs.LETTERS
@@ -177,7 +179,9 @@ def load(name: str, split: str = "train", image_size: int = 32, channels: int = 
     elif name == "digits":
         images, labels = _load_digits(split, image_size)
     else:
-        images, labels = {"mnist": _load_mnist, "fashion_mnist": _load_fashion_mnist, "cifar10": _load_cifar10}[name](split)
+        images, labels = {"mnist": _load_mnist, "fashion_mnist": _load_fashion_mnist, "cifar10": _load_cifar10}[name](
+            split
+        )
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     images = resize(to_channels(images, channels), image_size)
@@ -220,13 +224,9 @@ def from_folder(path, image_size: int = 32, channels: int = 3):
         FileNotFoundError: if `path` does not exist.
         ValueError: if it holds no readable image, or for bad `image_size`/`channels`.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     folder = pathlib.Path(path)
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an integer >= 8; received image_size={image_size!r}.")
-    if channels not in (1, 3) or isinstance(channels, bool):
-        raise ValueError(f"channels must be 1 (gray) or 3 (RGB); received channels={channels!r}.")
+    image_size = validation.image_size(image_size, "image_size", min_side=MIN_IMAGE_SIZE)
+    channels = validation.channels(channels, "channels")
     if not folder.is_dir():
         raise FileNotFoundError(f"path must be an existing folder of images; received path={str(path)!r}.")
     class_folders = sorted(child for child in folder.iterdir() if child.is_dir() and not child.name.startswith("."))
@@ -342,8 +342,6 @@ def to_dataset(images: np.ndarray, batch_size: int, seed: int = 0, repeat: bool 
     Raises:
         ValueError: if there are fewer images than `batch_size`, or targets do not pair with images.
     """
-    import tensorflow as tf
-
     images = validation.images(images)
     batch_size = validation.positive_int(batch_size, "batch_size")
     validation.positive_int(seed, "seed", minimum=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import pathlib
 
+import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -53,8 +54,6 @@ FILL = 0.75
 
 def font_paths() -> list[pathlib.Path]:
     """Return the paths of the faces used, from matplotlib's bundled fonts."""
-    import matplotlib
-
     folder = pathlib.Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     return [folder / face for face in FACES if (folder / face).is_file()]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from tgai import validation
+from tgai import judge, validation
 
 
 def _check_pair(features_a, features_b):
@@ -125,8 +125,6 @@ def judge_features(images, batch_size: int = 256) -> np.ndarray:
     Introduced in lesson 01; used by lessons 03 and 04 for every KID. See `tgai.judge` for how the judge is
     trained and where its weights live.
     """
-    from tgai import judge
-
     return judge.features(images, batch_size=batch_size)
 
 
@@ -137,3 +135,34 @@ def judge_kid(images_a, images_b, subsets: int = 50, subset_size: int = 1000, se
         if len(validation.images(value, argument)) < 2:
             raise ValueError(f"{argument} needs at least 2 images; received {validation.describe(value)}. Pass more images.")
     return kid(judge_features(images_a), judge_features(images_b), subsets, subset_size, seed)
+
+
+def kid_x1000(samples, reference_features, subsets: int = 50, seed: int = 0) -> float:
+    """KID x 1000 between samples and precomputed reference features, in the judge feature space.
+
+    Introduced in lesson 03, for comparing many generators with one reference set: the reference's features
+    are computed once (`judge_features`), each generator's samples here. Subsets hold `len(samples)` images.
+    """
+    samples = validation.images(samples, "samples")
+    return 1000.0 * kid(judge_features(samples), reference_features, subsets=subsets, subset_size=len(samples), seed=seed)[0]
+
+
+def nearest_training_images(samples, training_images):
+    """For each sample, the index of its nearest training image and the pixel-space (L2) distance.
+
+    Introduced in lesson 03 as a memorisation check: a generator that copies its few training images has
+    nearest-neighbour distances far below those of fresh held-out images. It cannot tell "not memorising"
+    from "poor samples": blurry or broken samples are far from every training image too.
+
+    Returns:
+        `(indices, distances)`, NumPy arrays of length len(samples).
+    """
+    samples = validation.images(samples, "samples")
+    training_images = validation.images(training_images, "training_images")
+    a = samples.reshape(len(samples), -1).astype(np.float64)
+    b = training_images.reshape(len(training_images), -1).astype(np.float64)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"samples {samples.shape[1:]} and training_images {training_images.shape[1:]} must have the same image shape.")
+    squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
+    indices = np.argmin(squared, axis=1)
+    return indices, np.sqrt(np.maximum(squared[np.arange(len(a)), indices], 0.0))

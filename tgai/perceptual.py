@@ -20,9 +20,19 @@ import dataclasses
 import json
 import pathlib
 
+import keras
 import numpy as np
+import tensorflow as tf
+from PIL import Image
 
-from tgai import data, validation
+from tgai import backbones, config, data, seeds, validation
+
+# Lesson 02's budget: image size and optimisation steps of feature inversion, steps of the upsampler.
+config.register_settings(
+    "lesson 02 (tgai.perceptual)",
+    class_={"perceptual_size": 64, "perceptual_steps": 80, "upsampler_steps": 100},
+    full={"perceptual_size": 224, "perceptual_steps": 400, "upsampler_steps": 1000},
+)
 
 # Customary layers (RESEARCH.md). Keras names; relu2_2 = block2_conv2.
 JOHNSON_CONTENT_LAYERS = ("block2_conv2",)
@@ -35,13 +45,8 @@ BLOCK_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", 
 DEFAULT_FEATURE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3")
 
 # VGG16 halves the image five times; below 32x32 block5 has no pixels left.
-MIN_SIZE = 32
-
-
-def _tf():
-    import tensorflow as tf
-
-    return tf
+MIN_SIZE = backbones.MIN_SIZE
+MIN_SIZE_WHY = "VGG16 halves the image 5 times"
 
 
 class FeatureExtractor:
@@ -62,11 +67,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, layers, backbone=None, weights="imagenet"):
-        import keras
-
         if backbone is None:
-            from tgai import backbones
-
             backbone = backbones.load("vgg16", weights=weights)
         if getattr(backbone, "name", None) != "vgg16" or not hasattr(backbone, "model"):
             raise ValueError(
@@ -78,12 +79,18 @@ class FeatureExtractor:
         layers = tuple(layers)
         valid = [layer.name for layer in backbone.model.layers[1:]]
         if not layers:
-            raise ValueError(f"layers must name at least one VGG16 layer; received layers=(). Valid names: {', '.join(valid)}.")
+            raise ValueError(
+                f"layers must name at least one VGG16 layer; received layers=(). Valid names: {', '.join(valid)}."
+            )
         for name in layers:
             if not isinstance(name, str):
-                raise TypeError(f"layers must be layer names (strings); received {validation.describe(name)} in layers={layers!r}.")
+                raise TypeError(
+                    f"layers must be layer names (strings); received {validation.describe(name)} in layers={layers!r}."
+                )
             if name not in valid:
-                raise ValueError(f"Unknown VGG16 layer: received {name!r} in layers={layers!r}. Valid names: {', '.join(valid)}.")
+                raise ValueError(
+                    f"Unknown VGG16 layer: received {name!r} in layers={layers!r}. Valid names: {', '.join(valid)}."
+                )
         self.layers = layers
         self.backbone = backbone
         backbone.model.trainable = False
@@ -112,7 +119,6 @@ class FeatureExtractor:
         Args:
             images: float NHWC images (tensor or array) in [0, 1], 1 or 3 channels, at least 32x32.
         """
-        tf = _tf()
         images = tf.convert_to_tensor(images, dtype=tf.float32)
         _check_image_tensor(images, "images")
         if images.shape[-1] == 1:
@@ -125,23 +131,17 @@ def _check_image_tensor(images, argument: str) -> None:
     """Check what can be checked of a (possibly symbolic) image batch: rank, channels, minimum size."""
     shape = tuple(images.shape)
     if len(shape) != 4:
-        raise ValueError(f"{argument} must have rank 4 (N, H, W, C); received shape {shape}. Add a batch axis with images[None].")
-    if shape[-1] not in (1, 3):
         raise ValueError(
-            f"{argument} must have 1 or 3 channels (last axis); received shape {shape}. Images are NHWC; convert with "
-            "tgai.data.to_channels(images, 3)."
+            f"{argument} must have rank 4 (N, H, W, C); received shape {shape}. Add a batch axis with images[None]."
         )
-    sizes = [size for size in shape[1:3] if size is not None]
-    if sizes and min(sizes) < MIN_SIZE:
-        raise ValueError(
-            f"{argument} must be at least {MIN_SIZE}x{MIN_SIZE} pixels (VGG16 halves the image 5 times); received "
-            f"shape {shape}. Resize first, e.g. tgai.data.resize(images, {MIN_SIZE})."
-        )
+    validation.channels(shape[-1], f"{argument}.shape[-1]")
+    # Height and width may be unknown (None) while a compiled step is traced; then they cannot be checked.
+    if None not in shape[1:3]:
+        validation.image_shape(shape[1:], f"{argument}.shape[1:]", min_side=MIN_SIZE, why=MIN_SIZE_WHY)
 
 
 def _image_pair(y_true, y_pred):
     """Convert a loss's two image batches to float32 tensors and check each (see `_check_image_tensor`)."""
-    tf = _tf()
     y_true = tf.convert_to_tensor(y_true, dtype=tf.float32)
     y_pred = tf.convert_to_tensor(y_pred, dtype=tf.float32)
     _check_image_tensor(y_true, "y_true")
@@ -161,17 +161,6 @@ def _layer_weights(layer_weights, layers) -> tuple:
     return layer_weights
 
 
-def _check_input_shape(input_shape) -> tuple:
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3 or input_shape[-1] not in (1, 3):
-        raise ValueError(f"input_shape must be (height, width, 1 or 3); received input_shape={input_shape!r}. Use e.g. (32, 32, 3).")
-    if min(input_shape[:2]) < MIN_SIZE:
-        raise ValueError(
-            f"input_shape must be at least {MIN_SIZE}x{MIN_SIZE} (VGG16's minimum); received input_shape={input_shape!r}. "
-            f"Upsample small images first, e.g. tgai.data.resize(images, {MIN_SIZE})."
-        )
-    return tuple(input_shape)
-
-
 def gram_matrix(features):
     """Return the Gram matrices of feature maps: channel-by-channel correlations averaged over positions.
 
@@ -187,7 +176,6 @@ def gram_matrix(features):
     Raises:
         ValueError: if `features` is not rank 4.
     """
-    tf = _tf()
     features = tf.convert_to_tensor(features, dtype=tf.float32)
     if len(features.shape) != 4:
         raise ValueError(
@@ -198,13 +186,7 @@ def gram_matrix(features):
     return tf.einsum("nhwc,nhwd->ncd", features, features) / positions
 
 
-def _keras_loss_base():
-    import keras
-
-    return keras.losses.Loss
-
-
-class FeatureLoss(_keras_loss_base()):
+class FeatureLoss(keras.losses.Loss):
     """Perceptual (feature) loss: mean squared difference of frozen VGG16 features at named layers.
 
     Introduced in lesson 02 (pixel vs perceptual loss); lesson 04 uses it as the DFC-VAE reconstruction term.
@@ -238,7 +220,7 @@ class FeatureLoss(_keras_loss_base()):
         reduction="sum_over_batch_size",
     ):
         super().__init__(name=name, reduction=reduction)
-        self.input_shape = _check_input_shape(input_shape)
+        self.input_shape = validation.image_shape(input_shape, "input_shape", min_side=MIN_SIZE, why=MIN_SIZE_WHY)
         self.extractor = FeatureExtractor(layers, backbone=backbone, weights=weights)
         self.layers = self.extractor.layers
         self.layer_weights = _layer_weights(layer_weights, self.layers)
@@ -253,7 +235,6 @@ class FeatureLoss(_keras_loss_base()):
         return int(sum(np.prod(variable.shape) for variable in self.extractor.model.trainable_weights))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        tf = _tf()
         if tf.executing_eagerly():
             # Concrete values can be range-checked too (0-255 images are the classic mistake); inside a
             # compiled train_step only the shapes are checked, in `call`.
@@ -262,7 +243,6 @@ class FeatureLoss(_keras_loss_base()):
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
-        tf = _tf()
         y_true, y_pred = _image_pair(y_true, y_pred)
         if y_true.shape[1:3] != y_pred.shape[1:3] and None not in (*y_true.shape[1:3], *y_pred.shape[1:3]):
             raise ValueError(
@@ -287,7 +267,7 @@ class FeatureLoss(_keras_loss_base()):
         }
 
 
-class StyleLoss(_keras_loss_base()):
+class StyleLoss(keras.losses.Loss):
     """Style loss: squared difference of Gram matrices of frozen VGG16 features at named layers.
 
     Introduced in lesson 02. Reference: Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional
@@ -318,7 +298,6 @@ class StyleLoss(_keras_loss_base()):
         self.layer_weights = _layer_weights(layer_weights, self.layers)
 
     def call(self, y_true, y_pred):
-        tf = _tf()
         y_true, y_pred = _image_pair(y_true, y_pred)
         true_features = self.extractor(tf.stop_gradient(y_true))
         pred_features = self.extractor(y_pred)
@@ -346,13 +325,14 @@ def content_and_style_loss(extractor, content_image, style_image, content_layers
     Returns:
         `objective(images) -> (N,)` tensor of losses, usable by `optimize_image`.
     """
-    tf = _tf()
     content_image = validation.images(content_image, "content_image", min_size=MIN_SIZE)
     style_image = validation.images(style_image, "style_image", min_size=MIN_SIZE)
     index = {name: position for position, name in enumerate(extractor.layers)}
     for name in (*content_layers, *style_layers):
         if name not in index:
-            raise ValueError(f"layer {name!r} is not among the extractor's layers {extractor.layers!r}; build it with all of them.")
+            raise ValueError(
+                f"layer {name!r} is not among the extractor's layers {extractor.layers!r}; build it with all of them."
+            )
     content_targets = [extractor(content_image)[index[name]] for name in content_layers]
     style_features = extractor(style_image)
     style_targets = [gram_matrix(style_features[index[name]]) for name in style_layers]
@@ -386,7 +366,6 @@ def style_distance(images, style_image, extractor, layers=None):
     Returns:
         (N,) float64 array: per image, the mean over layers of `||G - G_style||^2 / ||G_style||^2`.
     """
-    tf = _tf()
     images = validation.images(images, "images", min_size=MIN_SIZE)
     style_image = validation.images(style_image, "style_image", min_size=MIN_SIZE)
     layers = extractor.layers if layers is None else tuple(layers)
@@ -411,7 +390,6 @@ def total_variation(images):
 
     Introduced in lesson 02 (Mahendran & Vedaldi 2015 regularise feature inversion with it).
     """
-    tf = _tf()
     images = tf.convert_to_tensor(images, dtype=tf.float32)
     down = tf.reduce_mean(tf.square(images[:, 1:] - images[:, :-1]), axis=[1, 2, 3])
     right = tf.reduce_mean(tf.square(images[:, :, 1:] - images[:, :, :-1]), axis=[1, 2, 3])
@@ -456,9 +434,6 @@ def optimize_image(objective, initial, steps, learning_rate=0.05, tv_weight=0.0,
     Raises:
         ValueError, TypeError: for images that are not float NHWC in [0, 1], or non-positive steps.
     """
-    import keras
-
-    tf = _tf()
     initial = validation.images(initial, "initial")
     steps = validation.positive_int(steps, "steps")
     progress = validation.positive_int(progress, "progress", minimum=0)
@@ -510,19 +485,24 @@ def invert_features(target, layers, extractor=None, steps=100, learning_rate=0.0
     Returns:
         An `OptimizedImage`; its history is the relative feature error `||F - F*||^2 / ||F*||^2`.
     """
-    tf = _tf()
     target = validation.images(target, "target", min_size=MIN_SIZE)
     if extractor is None:
         extractor = FeatureExtractor(layers)
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     if tuple(extractor.layers) != layers:
-        raise ValueError(f"extractor.layers {extractor.layers!r} must equal layers {layers!r}; build FeatureExtractor(layers, backbone).")
+        raise ValueError(
+            f"extractor.layers {extractor.layers!r} must equal layers {layers!r}; "
+            "build FeatureExtractor(layers, backbone)."
+        )
     targets = [tf.constant(feature) for feature in extractor(target)]
     energies = [tf.reduce_mean(tf.square(feature), axis=[1, 2, 3]) + 1e-8 for feature in targets]
 
     def objective(images):
         features = extractor(images)
-        error = [tf.reduce_mean(tf.square(f - t), axis=[1, 2, 3]) / e for f, t, e in zip(features, targets, energies, strict=True)]
+        error = [
+            tf.reduce_mean(tf.square(f - t), axis=[1, 2, 3]) / e
+            for f, t, e in zip(features, targets, energies, strict=True)
+        ]
         return tf.add_n(error) / len(error)
 
     noise = np.random.default_rng(seed).normal(0.5, 0.05, size=target.shape).clip(0, 1).astype(np.float32)
@@ -561,7 +541,9 @@ def style_transfer(
     layers = tuple(dict.fromkeys((*content_layers, *style_layers)))
     if extractor is None:
         extractor = FeatureExtractor(layers)
-    objective = content_and_style_loss(extractor, content, style, tuple(content_layers), tuple(style_layers), style_weight)
+    objective = content_and_style_loss(
+        extractor, content, style, tuple(content_layers), tuple(style_layers), style_weight
+    )
     params = {
         "task": "style transfer",
         "content_layers": list(content_layers),
@@ -585,12 +567,12 @@ def save_result(path, image, params) -> tuple[pathlib.Path, pathlib.Path]:
     Returns:
         The paths of the PNG and JSON files written.
     """
-    from PIL import Image
-
     image = np.asarray(image)
     image = validation.images(image[None] if image.ndim == 3 else image, "image")
     if len(image) != 1:
-        raise ValueError(f"image must be a single image; received {validation.describe(image)}. Save each with its own path.")
+        raise ValueError(
+            f"image must be a single image; received {validation.describe(image)}. Save each with its own path."
+        )
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.round(image[0] * 255).astype(np.uint8)
@@ -678,15 +660,12 @@ def build_upsampler(scale=2, channels=1, filters=32, seed=0):
     Returns:
         An uncompiled `keras.Sequential` mapping (N, h, w, C) to (N, h * scale, w * scale, C).
     """
-    import keras
-
     scale = validation.positive_int(scale, "scale", minimum=2)
     filters = validation.positive_int(filters, "filters")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; received channels={channels!r}. Use 1 for gray, 3 for RGB.")
+    channels = validation.channels(channels, "channels")
 
     def conv(units, index, activation):
-        initializer = keras.initializers.GlorotUniform(seed=seed * 10 + index)
+        initializer = keras.initializers.GlorotUniform(seed=seeds.derive(seed, "upsampler_init", index))
         return keras.layers.Conv2D(units, 3, padding="same", activation=activation, kernel_initializer=initializer)
 
     return keras.Sequential(
@@ -720,8 +699,6 @@ def train_upsampler(low, high, loss, steps, batch_size=16, learning_rate=2e-3, s
         `(model, losses)`: the trained upsampler and, per step, the running mean of the training loss as
         Keras reports it.
     """
-    import keras
-
     low = validation.images(low, "low")
     high = validation.images(high, "high")
     steps = validation.positive_int(steps, "steps")

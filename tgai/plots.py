@@ -7,15 +7,13 @@ shows it by leaving it as the cell's last expression or with `plt.show()`.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 from tgai import validation
-
-
-def _pyplot():
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def image_grid(images, titles=None, columns: int = 10, title: str = "", row_labels=None, scale: float = 1.0):
@@ -35,12 +33,15 @@ def image_grid(images, titles=None, columns: int = 10, title: str = "", row_labe
     images = validation.images(images)
     columns = validation.positive_int(columns, "columns")
     if titles is not None and len(titles) != len(images):
-        raise ValueError(f"titles must have one entry per image; received {len(titles)} titles for {len(images)} images.")
+        raise ValueError(
+            f"titles must have one entry per image; received {len(titles)} titles for {len(images)} images."
+        )
     rows = int(np.ceil(len(images) / columns))
     if row_labels is not None and len(row_labels) != rows:
         raise ValueError(f"row_labels must have one entry per row; received {len(row_labels)} for {rows} rows.")
-    plt = _pyplot()
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * scale + (1.2 if row_labels else 0), rows * scale + 0.6), squeeze=False)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(columns * scale + (1.2 if row_labels else 0), rows * scale + 0.6), squeeze=False
+    )
     for index, axis in enumerate(axes.flat):
         axis.set_xticks([])
         axis.set_yticks([])
@@ -60,7 +61,14 @@ def image_grid(images, titles=None, columns: int = 10, title: str = "", row_labe
     return figure
 
 
-def training_curves(curves: dict, title: str, xlabel: str = "training step", ylabel: str = "", logy: bool = False, marks: dict | None = None):
+def training_curves(
+    curves: dict,
+    title: str,
+    xlabel: str = "training step",
+    ylabel: str = "",
+    logy: bool = False,
+    marks: dict | None = None,
+):
     """Plot one line per named curve, each given as `(steps, values)`.
 
     Args:
@@ -75,8 +83,9 @@ def training_curves(curves: dict, title: str, xlabel: str = "training step", yla
         The matplotlib Figure.
     """
     if not isinstance(curves, dict) or not curves:
-        raise ValueError(f"curves must be a non-empty dict {{label: (steps, values)}}; received {validation.describe(curves)}.")
-    plt = _pyplot()
+        raise ValueError(
+            f"curves must be a non-empty dict {{label: (steps, values)}}; received {validation.describe(curves)}."
+        )
     figure, axis = plt.subplots(figsize=(7, 4))
     for label, (steps, values) in curves.items():
         axis.plot(steps, values, marker="o", markersize=3, label=str(label))
@@ -137,8 +146,9 @@ def feature_maps(maps, title: str, channels: int = 16, scale: float = 0.9):
     rows = {label: _check_maps(value, f"maps[{label!r}]" if label else "maps") for label, value in rows.items()}
     channels = validation.positive_int(channels, "channels")
     columns = min(channels, max(value.shape[-1] for value in rows.values()))
-    plt = _pyplot()
-    figure, axes = plt.subplots(len(rows), columns, figsize=(columns * scale + 1.6, len(rows) * scale + 0.8), squeeze=False)
+    figure, axes = plt.subplots(
+        len(rows), columns, figsize=(columns * scale + 1.6, len(rows) * scale + 0.8), squeeze=False
+    )
     for row, (label, value) in enumerate(rows.items()):
         order = np.argsort(-value.mean(axis=(0, 1)), kind="stable")[:columns]
         for column, axis in enumerate(axes[row]):
@@ -150,8 +160,16 @@ def feature_maps(maps, title: str, channels: int = 16, scale: float = 0.9):
             else:
                 axis.set_visible(False)
         height, width, depth = value.shape
-        axes[row, 0].set_ylabel(f"{label}\n{height}x{width}x{depth}" if label else f"{height}x{width}x{depth}", rotation=0, ha="right", va="center", fontsize=8)
-    figure.supxlabel(f"channels with the largest mean activation (top {columns}), each scaled to its own range", fontsize=8)
+        axes[row, 0].set_ylabel(
+            f"{label}\n{height}x{width}x{depth}" if label else f"{height}x{width}x{depth}",
+            rotation=0,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
+    figure.supxlabel(
+        f"channels with the largest mean activation (top {columns}), each scaled to its own range", fontsize=8
+    )
     figure.supylabel("layer (map height x width x channels)", fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
@@ -160,15 +178,10 @@ def feature_maps(maps, title: str, channels: int = 16, scale: float = 0.9):
 
 def _project(features: np.ndarray, method: str, seed: int, perplexity: float):
     if method == "pca":
-        from sklearn.decomposition import PCA
-
         pca = PCA(n_components=2, random_state=seed)
         points = pca.fit_transform(features)
         ratios = pca.explained_variance_ratio_
         return points, (f"PC 1 ({ratios[0]:.0%} of variance)", f"PC 2 ({ratios[1]:.0%} of variance)")
-    from sklearn.manifold import TSNE
-    from threadpoolctl import threadpool_limits
-
     perplexity = min(perplexity, (len(features) - 1) / 3)
     # One OpenMP thread: on a shared 2-core machine t-SNE's spinning threads made it ~80x slower, not faster.
     with threadpool_limits(limits=1, user_api="openmp"):
@@ -176,7 +189,16 @@ def _project(features: np.ndarray, method: str, seed: int, perplexity: float):
     return points, ("t-SNE 1 (arbitrary units)", "t-SNE 2 (arbitrary units)")
 
 
-def embedding(features, groups, method: str = "pca", title: str = "", styles=None, seed: int = 0, perplexity: float = 30.0, scale: float = 4.0):
+def embedding(
+    features,
+    groups,
+    method: str = "pca",
+    title: str = "",
+    styles=None,
+    seed: int = 0,
+    perplexity: float = 30.0,
+    scale: float = 4.0,
+):
     """2-D embedding of feature vectors, coloured by group (class or domain), via PCA or t-SNE (scikit-learn).
 
     Introduced in lesson 01 (source vs target embeddings). PCA is linear and its axes carry a share of the
@@ -206,14 +228,18 @@ def embedding(features, groups, method: str = "pca", title: str = "", styles=Non
     panels = {label: validation.features(value, "features") for label, value in panels.items()}
     count = len(next(iter(panels.values())))
     if count < 3 or any(len(value) != count for value in panels.values()):
-        raise ValueError(f"every features array needs the same N >= 3 rows; received {[len(v) for v in panels.values()]}.")
+        raise ValueError(
+            f"every features array needs the same N >= 3 rows; received {[len(v) for v in panels.values()]}."
+        )
     groups = np.asarray(groups)
     if groups.shape != (count,):
-        raise ValueError(f"groups must have one label per row of features: received {groups.shape[0] if groups.ndim else 0} for {count}.")
+        raise ValueError(
+            f"groups must have one label per row of features: received "
+            f"{groups.shape[0] if groups.ndim else 0} for {count}."
+        )
     styles = None if styles is None else np.asarray(styles)
     if styles is not None and styles.shape != (count,):
         raise ValueError(f"styles must have one label per row of features: received {len(styles)} for {count}.")
-    plt = _pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(scale * len(panels) + 1.5, scale), squeeze=False)
     group_values = list(dict.fromkeys(groups.tolist()))
     style_values = list(dict.fromkeys(styles.tolist())) if styles is not None else [None]
@@ -229,22 +255,41 @@ def embedding(features, groups, method: str = "pca", title: str = "", styles=Non
                 if not mask.any():
                     continue
                 axis.scatter(
-                    points[mask, 0], points[mask, 1], s=10, alpha=0.7, color=colours(group_index % colours.N),
-                    marker=markers[style_index % len(markers)], linewidths=0.8,
+                    points[mask, 0],
+                    points[mask, 1],
+                    s=10,
+                    alpha=0.7,
+                    color=colours(group_index % colours.N),
+                    marker=markers[style_index % len(markers)],
+                    linewidths=0.8,
                 )
         axis.set_title(str(label), fontsize=10)
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
-    handles = [plt.Line2D([], [], linestyle="", marker="o", color=colours(i % colours.N), label=str(g)) for i, g in enumerate(group_values)]
+    handles = [
+        plt.Line2D([], [], linestyle="", marker="o", color=colours(i % colours.N), label=str(g))
+        for i, g in enumerate(group_values)
+    ]
     if styles is not None:
-        handles += [plt.Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="black", label=str(s)) for i, s in enumerate(style_values)]
+        handles += [
+            plt.Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="black", label=str(s))
+            for i, s in enumerate(style_values)
+        ]
     figure.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0, 1 - 1.3 / (scale * len(panels) + 1.5), 1))
     return figure
 
 
-def bar_chart(values: dict, categories, title: str, xlabel: str, ylabel: str, errors: dict | None = None, reference: float | None = None):
+def bar_chart(
+    values: dict,
+    categories,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    errors: dict | None = None,
+    reference: float | None = None,
+):
     """Grouped bars: one colour per series, one group of bars per category; values written on the bars.
 
     Introduced in lesson 01 (probe accuracy per labels per class; Fréchet distance per layer).
@@ -267,11 +312,14 @@ def bar_chart(values: dict, categories, title: str, xlabel: str, ylabel: str, er
     """
     categories = [str(category) for category in categories]
     if not isinstance(values, dict) or not values:
-        raise ValueError(f"values must be a non-empty dict {{series: [value per category]}}; received {validation.describe(values)}.")
+        raise ValueError(
+            f"values must be a non-empty dict {{series: [value per category]}}; received {validation.describe(values)}."
+        )
     for label, series in values.items():
         if len(series) != len(categories):
-            raise ValueError(f"values[{label!r}] must have one value per category: received {len(series)} for {len(categories)}.")
-    plt = _pyplot()
+            raise ValueError(
+                f"values[{label!r}] must have one value per category: received {len(series)} for {len(categories)}."
+            )
     figure, axis = plt.subplots(figsize=(max(5.0, 1.1 * len(categories) * max(1, len(values)) ** 0.5 + 2), 3.6))
     width = 0.8 / len(values)
     positions = np.arange(len(categories))

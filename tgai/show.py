@@ -17,8 +17,12 @@ def source(obj) -> None:
         obj: A function, method or class from `tgai` (or anywhere with Python source).
     """
     if not callable(obj):
-        raise TypeError(f"obj must be a function, method or class; received {obj!r}. Example: tgai.show.source(tgai.gan.GAN.train_step).")
+        raise TypeError(
+            f"obj must be a function, method or class; received {obj!r}. "
+            "Example: tgai.show.source(tgai.gan.GAN.train_step)."
+        )
     text = inspect.getsource(obj)
+    # IPython is optional (it comes with Jupyter, not with tgai): imported here so that plain Python works.
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display

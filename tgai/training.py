@@ -41,6 +41,14 @@ class TrainingDivergedError(RuntimeError):
 DEFAULT_DIVERGENCE_HINT = "Lower the learning rate, check that the inputs are finite and in [0, 1], or clip gradients."
 
 
+def divergence_hint(model) -> str:
+    """The model's `divergence_hint` (a str property on every tgai model), or the generic hint."""
+    hint = getattr(model, "divergence_hint", None)
+    if hint is not None and not isinstance(hint, str):
+        raise TypeError(f"divergence_hint must be a str (a property); received {validation.describe(hint)} on {type(model).__name__}.")
+    return hint or DEFAULT_DIVERGENCE_HINT
+
+
 def _is_finite_log(value) -> bool:
     try:
         return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
@@ -60,8 +68,8 @@ class NaNGuard(keras.callbacks.Callback):
     merely setting `stop_training`, so that `fit` does not reach `on_train_end`, where
     `BackupAndRestore` would delete the backup: the last good checkpoint stays on disk.
 
-    The message names the step, the offending values, and the model's `divergence_hint` attribute if it has
-    one (a GAN names its learning rates, the data range and the D/G balance).
+    The message names the step, the offending values, and the model's `divergence_hint` (a str property;
+    a GAN names its learning rates, the data range and the D/G balance).
     """
 
     def __init__(self):
@@ -81,8 +89,7 @@ class NaNGuard(keras.callbacks.Callback):
             self.last_good_step = step
             return
         self.model.stop_training = True
-        hint = getattr(self.model, "divergence_hint", None)
-        hint = hint() if callable(hint) else hint or DEFAULT_DIVERGENCE_HINT
+        hint = divergence_hint(self.model)
         values = ", ".join(f"{name}={float(np.asarray(value)):.4g}" for name, value in sorted(bad.items()))
         raise TrainingDivergedError(
             f"Training diverged at step {step}: {values}. Likely cause: {hint} "
@@ -109,8 +116,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             self.model.stop_training = True
             raise TrainingDivergedError(
                 f"Weights became NaN or infinite during chunk {epoch + 1}; the backup from the previous chunk is "
-                f"kept in {self.backup_dir}. Likely cause: "
-                f"{getattr(self.model, 'divergence_hint', None) or DEFAULT_DIVERGENCE_HINT}"
+                f"kept in {self.backup_dir}. Likely cause: {divergence_hint(self.model)}"
             )
         super().on_epoch_end(epoch, logs)
 
@@ -234,6 +240,13 @@ def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | 
         TrainingDivergedError: when a loss or the weights become non-finite.
     """
     images = validation.images(images)
+    expected = getattr(model, "image_shape", None)
+    if expected is not None and images.shape[1:] != tuple(expected):
+        raise ValueError(
+            f"images must have shape (N, {', '.join(map(str, expected))}) for this {type(model).__name__}; received "
+            f"{validation.describe(images)}. Resize with tgai.data.resize(images, {expected[0]}) and set channels with "
+            f"tgai.data.to_channels(images, {expected[2]})."
+        )
     steps = validation.positive_int(steps, "steps")
     batch_size = validation.positive_int(batch_size, "batch_size")
     validation.positive_int(seed, "seed", minimum=0)

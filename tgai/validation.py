@@ -123,3 +123,68 @@ def features(value, argument: str) -> np.ndarray:
             f"{argument} contains NaN or inf; received {describe(value)}. Check the images and the feature extractor."
         )
     return value.astype(np.float64, copy=False)
+
+
+# Image geometry has one vocabulary across the kit: `image_size` is one side of a square image, `channels` is
+# 1 (gray) or 3 (RGB), and a model's `image_shape` is `(height, width, channels)`. These two checks are the
+# only places that say what is allowed; each caller states its own minimum side and multiple.
+CHANNELS = (1, 3)
+
+
+def channels(value, argument: str = "channels") -> int:
+    """Return `value` as an int if it is 1 (gray) or 3 (RGB), else raise naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value not in CHANNELS:
+        raise ValueError(
+            f"{argument} must be 1 (gray) or 3 (RGB); received {argument}={value!r}. "
+            "Convert images with tgai.data.to_channels(images, 1 or 3)."
+        )
+    return int(value)
+
+
+def image_shape(
+    value, argument: str = "image_shape", min_side: int = 8, multiple_of: int = 1, why: str = "", fix: str = ""
+) -> tuple[int, int, int]:
+    """Return `(height, width, channels)` as ints if every side is >= `min_side` and a multiple of `multiple_of`.
+
+    Args:
+        value: The shape to check, a tuple or list of three integers.
+        argument: Name used in error messages.
+        min_side: Smallest allowed height and width.
+        multiple_of: Height and width must be multiples of it (e.g. 8 for three stride-2 stages).
+        why: The architectural reason for the rule, quoted in the error.
+        fix: What to do instead, quoted in the error (default: resize the images to the nearest valid size).
+
+    Raises:
+        ValueError: naming the shape received and the nearest square size that works.
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
+        raise ValueError(f"{argument} must be (height, width, channels); received {argument}={value!r}.")
+    if not all(isinstance(side, numbers.Integral) and not isinstance(side, bool) for side in value):
+        raise ValueError(f"{argument} must hold integers; received {argument}={value!r}.")
+    height, width, depth = (int(side) for side in value)
+    channels(depth, f"{argument}[2] (channels)")
+    for side in (height, width):
+        problem = _side_problem(side, min_side, multiple_of, why)
+        if problem:
+            advice = fix or f"Resize the images, e.g. tgai.data.resize(images, {problem[1]})."
+            raise ValueError(f"{argument} sides must be {problem[0]}; received {argument}={tuple(value)}. {advice}")
+    return height, width, depth
+
+
+def image_size(value, argument: str = "image_size", min_side: int = 8, multiple_of: int = 1, why: str = "") -> int:
+    """Return `value` as an int if it is a valid square side (see `image_shape`), else raise naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{argument} must be an integer >= {min_side}; received {argument}={value!r}.")
+    problem = _side_problem(int(value), min_side, multiple_of, why)
+    if problem:
+        raise ValueError(f"{argument} must be {problem[0]}; received {argument}={value}. Use e.g. {argument}={problem[1]}.")
+    return int(value)
+
+
+def _side_problem(side: int, min_side: int, multiple_of: int, why: str):
+    """Return `(rule, nearest valid side)` when `side` breaks the rule, else None."""
+    if side >= min_side and side % multiple_of == 0:
+        return None
+    rule = f"an integer >= {min_side}" + (f" and a multiple of {multiple_of}" if multiple_of > 1 else "")
+    nearest = max(min_side, int(round(side / multiple_of)) * multiple_of)
+    return rule + (f" ({why})" if why else ""), nearest

@@ -5,9 +5,10 @@ Run as a script (the child):
     python tests/scripts/train_briefly.py {gan,vae} OUT.npz --seed 0 --steps 6 --chunk 2 \
         [--backup DIR] [--hang-at STEP --marker FILE]
 
-It fine-tunes through the public API (`tgai.vae.make` + `tgai.vae.train`, `tgai.gan.make_gan` +
-`tgai.gan.train`) on 64 target digits, then writes every model and optimizer variable, the optimizers'
-step counters and the chunk the run started from to OUT.npz. `--hang-at STEP` makes the run stop moving
+MODEL is a key of the registry in tests/models.py. The run fine-tunes through the public API (the entry's
+`fine_tune`, e.g. `tgai.gan.make_gan("freeze_d", ...)`, then the module's `train`) on 64 target digits, then
+writes every model and optimizer variable, the optimizers' step counters and the chunk the run started from
+to OUT.npz. `--hang-at STEP` makes the run stop moving
 after STEP steps (after writing `--marker`), so that the parent can kill it at a known point part-way
 through a chunk, after a backup has been written.
 
@@ -29,6 +30,9 @@ import tempfile
 import time
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPOSITORY / "tests"))  # the model registry, when run as a script
+
+import models  # noqa: E402
 TARGET_IMAGES = 64
 BATCH_SIZE = 16
 
@@ -36,12 +40,9 @@ BATCH_SIZE = 16
 # ----------------------------------------------------------------------------------------------- child
 
 
-def _variables(model, kind):
+def _variables(model):
     """Every variable that decides the future of a run: weights, seed states, and optimizer slots."""
-    if kind == "gan":
-        optimizers = [model.d_optimizer, model.g_optimizer]
-    else:
-        optimizers = [model.optimizer]
+    optimizers = model.optimizers  # the tgai.transfer protocol: every model lists its optimizers
     arrays = {f"weight/{index:03d}/{variable.path}": variable.numpy() for index, variable in enumerate(model.weights)}
     for number, optimizer in enumerate(optimizers):
         for index, variable in enumerate(optimizer.variables):
@@ -77,25 +78,11 @@ def _child(arguments) -> None:
     backup = arguments.backup
     # Chunks a backup records as done (Keras BackupAndRestore metadata): where this run will start.
     start_chunk = training.completed_chunks(backup) if backup else 0
-    if arguments.model == "vae":
-        from tgai import vae
-
-        model, _ = vae.make("full", seed=arguments.seed)  # fine-tune the committed source VAE
-        vae.train(model, images, arguments.steps, BATCH_SIZE, seed=arguments.seed, eval_every=arguments.chunk, backup_dir=backup, callbacks=callbacks)
-    else:
-        from tgai import gan
-
-        strategy = "freeze_d" if _has_gan_source() else "scratch"
-        model, _ = gan.make_gan(strategy, seed=arguments.seed)
-        gan.train(model, images, arguments.steps, BATCH_SIZE, seed=arguments.seed, eval_every=arguments.chunk, callbacks=callbacks, backup_dir=backup)
-    arrays, iterations = _variables(model, arguments.model)
+    case = models.MODELS[arguments.model]
+    model, _ = case.build_fine_tune(seed=arguments.seed)
+    case.train(model, images, arguments.steps, BATCH_SIZE, seed=arguments.seed, eval_every=arguments.chunk, callbacks=callbacks, backup_dir=backup)
+    arrays, iterations = _variables(model)
     np.savez(arguments.out, iterations=np.asarray(iterations), start_chunk=np.asarray(start_chunk), **arrays)
-
-
-def _has_gan_source() -> bool:
-    from tgai import checkpoints
-
-    return {"gan_generator", "gan_discriminator"} <= set(checkpoints.manifest())
 
 
 # ---------------------------------------------------------------------------------------------- parent
@@ -206,7 +193,7 @@ def kill_when_hanging(key, timeout=600) -> int:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=["gan", "vae"])
+    parser.add_argument("model", choices=models.NAMES)
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=6)

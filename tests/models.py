@@ -1,0 +1,151 @@
+"""The registry of generative models the shared test harness runs: one `ModelCase` per model.
+
+The resume, determinism and MirroredStrategy harnesses (tests/scripts/train_briefly.py,
+tests/scripts/distributed_steps.py, tests/test_resume.py, tests/test_determinism.py,
+tests/test_distribute.py), the transfer tests (tests/test_transfer.py) and the model cases of the bad-input
+catalogue (tests/test_bad_input.py) loop over `MODELS`, with no `if kind == ...` branch: every model follows
+the protocol of `tgai.transfer` (CHECKPOINT, STRATEGIES, networks, optimizers, image_shape, create, options,
+compile_like), and what differs (which module trains it, how small it can be built, what its divergence
+message names) is written here once. Adding a model to the kit means adding one entry to `MODELS`.
+
+Importable from pytest (tests/ is on `sys.path`) and from the scripts, which put tests/ on `sys.path`.
+Nothing here imports TensorFlow at import time: the scripts must configure devices first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+SMALL_SHAPE = (16, 16, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCase:
+    """How the harness builds, trains and checks one model.
+
+    Attributes:
+        name: The registry key (`gan`, `vae`), used in test ids and file names.
+        module: The module that defines it (`tgai.gan`), with `load_source` and `train`.
+        class_name: The model class in `module` (follows the `tgai.transfer` protocol).
+        make: Name of the module's `make(strategy, seed=..., **options) -> (compiled model, report)`.
+        fine_tune: `function(seed) -> (compiled model, report)`: the short fine-tune the subprocess
+            harnesses run (from the committed source, so loading, starting and freezing are under test too).
+        small: `create` options of a small model for in-process tests (16x16, narrow).
+        heldout: How many of the training images the harness also passes as `heldout` to `train` (0: the
+            module's `train` takes none), so that held-out evaluation runs in every harness too.
+        causes: Phrases the divergence message must quote (the model's `divergence_hint`).
+        poison: `(network, index)` of a trainable weight whose NaN makes the next loss non-finite.
+        mismatched: `create` options of an architecture the committed checkpoint does not fit, and the
+            `network/layer` names the `CheckpointError` must list.
+        full_strategy: A strategy that trains every weight from the source (for restart tests).
+    """
+
+    name: str
+    module: str
+    class_name: str
+    make: str
+    fine_tune: object
+    small: dict
+    heldout: int
+    causes: tuple
+    poison: tuple
+    mismatched: dict
+    mismatched_layers: tuple
+    full_strategy: str = "full"
+
+    # ------------------------------------------------------------------------------------------ access
+
+    @property
+    def tgai_module(self):
+        return importlib.import_module(self.module)
+
+    @property
+    def model_class(self):
+        return getattr(self.tgai_module, self.class_name)
+
+    def build(self, strategy: str, seed: int = 0, **options):
+        """`make` of the module: a compiled model for `strategy`, at the committed source's architecture."""
+        return getattr(self.tgai_module, self.make)(strategy, seed=seed, **options)
+
+    def build_fine_tune(self, seed: int = 0):
+        """The compiled model of the subprocess harnesses' short fine-tune."""
+        return self.fine_tune(seed)
+
+    def create_small(self, seed: int = 0):
+        """An uncompiled small model with fresh weights from `seed`."""
+        return self.model_class.create(seed=seed, **self.small)
+
+    def build_small(self, strategy: str = "scratch", seed: int = 0, blocks: int = 1, source=None):
+        """A compiled small model for `strategy`: starts from `source` (default: a small model of seed 99)."""
+        from tgai import transfer
+
+        model = self.create_small(seed)
+        if source is None and self.model_class.STRATEGIES[strategy].from_source:
+            source = self.create_small(99)
+        report = transfer.prepare(model, strategy, blocks, source)
+        model.compile()
+        return model, report
+
+    def load_source(self, **options):
+        return self.tgai_module.load_source(**options)
+
+    def train(self, model, images, steps: int, batch_size: int, seed: int = 0, eval_every=None, callbacks=(), backup_dir=None) -> list:
+        """Train with the module's `train`; return every loss it logged (training and held-out), as floats."""
+        options = {"heldout": images[: self.heldout]} if self.heldout else {}
+        history = self.tgai_module.train(
+            model, images, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=callbacks, backup_dir=backup_dir, **options
+        )
+        if isinstance(history, dict):  # the VAE's history: lists per quantity, the training loss NaN at step 0
+            return [float(v) for v in history["train_loss"][1:]] + [float(v) for v in history.get("negative_elbo", [])]
+        return [float(value) for name in sorted(history.history) if name.endswith("loss") for value in history.history[name]]
+
+    def poisoned_weight(self, model):
+        network, index = self.poison
+        return model.networks[network].trainable_weights[index]
+
+
+def _gan_fine_tune(seed):
+    """FreezeD from the committed source, with DiffAugment: the stateless draws of latents and augmentation."""
+    from tgai import gan
+
+    return gan.make_gan("freeze_d", seed=seed, augment=gan.AUGMENT_OPERATIONS)
+
+
+def _vae_fine_tune(seed):
+    """Full fine-tuning of the committed source VAE (lesson 04)."""
+    from tgai import vae
+
+    return vae.make("full", seed=seed)
+
+
+MODELS: dict[str, ModelCase] = {
+    "gan": ModelCase(
+        name="gan",
+        module="tgai.gan",
+        class_name="GAN",
+        make="make_gan",
+        fine_tune=_gan_fine_tune,
+        small={"image_shape": SMALL_SHAPE, "latent_dim": 8, "widths": (16, 8)},
+        heldout=0,
+        causes=("learning rate", "[0, 1]", "D/G balance"),
+        poison=("discriminator", 0),
+        mismatched={"image_shape": (64, 64, 1)},
+        mismatched_layers=("generator/g_block1_dense", "discriminator/d_output_dense"),
+    ),
+    "vae": ModelCase(
+        name="vae",
+        module="tgai.vae",
+        class_name="VAE",
+        make="make",
+        fine_tune=_vae_fine_tune,
+        small={"image_shape": SMALL_SHAPE, "latent_dim": 4},
+        heldout=16,
+        causes=("[0, 1]", "learning rate"),
+        poison=("decoder", 0),
+        mismatched={"latent_dim": 4},
+        mismatched_layers=("encoder/z_mean", "encoder/z_log_var", "decoder/dense"),
+    ),
+}
+
+NAMES = tuple(MODELS)

@@ -1,0 +1,151 @@
+"""Maintainer code: regenerate the committed judge, source GAN and source VAE (`python -m tgai pretrain NAME`).
+
+Not part of any lesson: learners use the committed files under `data/`. Each function trains one model with
+the active profile's settings, saves it in the kit's one weight format (`tgai.checkpoints.save`), and
+records its sha256 and provenance (data, steps, seed, seconds, a quality number, versions) in
+`data/manifest.json`, which also rewrites the table in `data/README.md`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tgai import checkpoints, config, data, gan, judge, metrics, seeds, training, vae
+
+BATCH_SIZE = 64
+IMAGE_SIZE = 32
+
+config.register_settings(
+    "pretrain",
+    full={"pretrain_gan_steps": 8000, "pretrain_vae_steps": 5000, "judge_epochs": 20},
+    class_={"pretrain_gan_steps": 2000, "pretrain_vae_steps": 1500, "judge_epochs": 8},
+)
+
+
+def _versions() -> dict:
+    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def train_judge(epochs: int, seed: int = 0):
+    """Train a judge on the `digits` test split, with small shifts and rotations as augmentation.
+
+    Returns:
+        `(model, accuracy)`: the trained model and its accuracy on the `digits` train split, which it
+        never saw.
+    """
+    images, labels = data.load("digits", "test", IMAGE_SIZE, 1)
+    check_images, check_labels = data.load("digits", "train", IMAGE_SIZE, 1)
+    keras.utils.set_random_seed(seed)
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomTranslation(0.08, 0.08, seed=seeds.derive(seed, "judge_augmentation", 0)),
+            keras.layers.RandomRotation(0.04, seed=seeds.derive(seed, "judge_augmentation", 1)),
+        ]
+    )
+    model = judge.build(seed)
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1))
+    trainer = keras.Model(inputs, model(augment(inputs)))
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainer.fit(images, labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+    predictions = np.argmax(model.predict(check_images, verbose=0), axis=1)
+    return model, float(np.mean(predictions == check_labels))
+
+
+def pretrain_judge(seed: int = 0) -> dict:
+    """Train the judge and commit it to `data/judge.weights.h5` (`python -m tgai pretrain judge`)."""
+    epochs = config.profile().judge_epochs
+    start = time.perf_counter()
+    model, accuracy = train_judge(epochs, seed)
+    seconds = time.perf_counter() - start
+    file = checkpoints.save({"judge": model}, checkpoints.data_dir() / "judge.weights.h5")
+    judge.clear_caches()
+    return checkpoints.record(
+        "judge",
+        file,
+        command="python -m tgai pretrain judge",
+        trained_on="digits test split (899 images)",
+        epochs=epochs,
+        seed=seed,
+        seconds=round(seconds, 1),
+        heldout_accuracy=round(accuracy, 4),
+        **_versions(),
+    )
+
+
+def pretrain_gan(seed: int = 0) -> dict:
+    """Train the source DCGAN on the `glyphs` train split and commit it (`python -m tgai pretrain gan`).
+
+    Saves the EMA generator (as `generator`) and the discriminator (fine-tuning starts both from the
+    source) in `data/gan.weights.h5`.
+    """
+    steps = config.profile().pretrain_gan_steps
+    images, _ = data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)
+    glyph_test, _ = data.load("glyphs", "test", IMAGE_SIZE, 1, seed=seed)
+    digits_test, _ = data.load("digits", "test", IMAGE_SIZE, 1)
+    model = gan.GAN.create(seed=seed, ema_decay=0.999)
+    model.compile()
+    chunk = min(500, steps) if steps % min(500, steps) == 0 else steps
+    start = time.perf_counter()
+    training.fit(model, images, steps, BATCH_SIZE, seed=seed, chunk=chunk)
+    seconds = time.perf_counter() - start
+    count = min(1000, len(glyph_test), len(digits_test))
+    samples = model.sample(count, seed=seeds.derive(seed, "evaluation_samples"))
+    source_kid = metrics.kid_x1000(samples, metrics.judge_features(glyph_test[:count]))
+    target_kid = metrics.kid_x1000(samples, metrics.judge_features(digits_test[:count]))
+    networks = {"generator": model.ema_generator, "discriminator": model.discriminator}
+    file = checkpoints.save(networks, checkpoints.data_dir() / "gan.weights.h5", latent_dim=model.latent_dim)
+    return checkpoints.record(
+        "gan",
+        file,
+        command="python -m tgai pretrain gan",
+        trained_on=f"glyphs train split ({len(images)} images)",
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        seconds=round(seconds, 1),
+        kid_x1000_vs_glyphs_test_judge=round(source_kid, 2),
+        kid_x1000_vs_digits_test_judge=round(target_kid, 2),
+        note="generator: the EMA generator (decay 0.999); discriminator: at the last step",
+        **_versions(),
+    )
+
+
+def pretrain_vae(seed: int = 0) -> dict:
+    """Train the source VAE on the glyphs train split and commit it (`python -m tgai pretrain vae`).
+
+    Runs `profile().pretrain_vae_steps` steps at batch 64 and records the run time and the held-out -ELBO
+    on the glyphs test split and, zero-shot, on the digits.
+    """
+    steps = config.profile().pretrain_vae_steps
+    images, _ = data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)
+    heldout, _ = data.load("glyphs", "test", IMAGE_SIZE, 1, limit=1000, seed=seed)
+    digits, _ = data.load("digits", "test", IMAGE_SIZE, 1)
+    keras.utils.set_random_seed(seed)
+    model, _ = vae.make("scratch", seed=seed, steps_per_execution=100)
+    start = time.perf_counter()
+    vae.train(model, images, steps, BATCH_SIZE, seed, eval_every=100)
+    seconds = time.perf_counter() - start
+    glyph_score = vae.negative_elbo(model, heldout, samples=5)
+    digit_score = vae.negative_elbo(model, digits, samples=5)
+    file = checkpoints.save(model.networks, checkpoints.data_dir() / "vae.weights.h5", latent_dim=model.latent_dim)
+    return checkpoints.record(
+        "vae",
+        file,
+        command="python -m tgai pretrain vae",
+        trained_on=f"glyphs train split ({len(images)} images)",
+        latent_dim=model.latent_dim,
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        seconds=round(seconds, 1),
+        heldout_glyph_negative_elbo_nats=round(glyph_score["negative_elbo"], 2),
+        zero_shot_digit_negative_elbo_nats=round(digit_score["negative_elbo"], 2),
+        **_versions(),
+    )
+
+
+PRETRAINERS = {"judge": pretrain_judge, "gan": pretrain_gan, "vae": pretrain_vae}

@@ -1,0 +1,263 @@
+"""What every generative model in the kit shares: transfer strategies, freezing, sources and restarts.
+
+Introduced in lesson 03 (GAN fine-tuning); lesson 04 (VAE adaptation) uses the same functions. A model
+class (`tgai.gan.GAN`, `tgai.vae.VAE`) takes part by providing a small protocol:
+
+    STRATEGIES              {name: Strategy}: which networks, or which of their lowest blocks, stay frozen
+    CHECKPOINT              name of its committed source checkpoint (see `tgai.checkpoints`)
+    networks                property: {name: keras.Model}, the networks that hold transferable weights
+    optimizers              property: the optimizers `compile` set up (their state is restarted too)
+    image_shape             (height, width, channels) of the images it trains on
+    create(seed, **options) classmethod: a new, uncompiled model with fresh weights from `seed`
+    options()               the keyword arguments `create` needs to make another model like this one
+    compile_like(other)     compile with fresh optimizers configured like `other`'s
+
+Everything else is here, once: `freeze` (with a parameter report), `start_from` (copy a source's
+networks), `load_source` (the committed checkpoint), `prepare` (start and freeze for a strategy) and
+`restart` (put a compiled model back to the start of a run for another seed, by rebuilding and copying
+every variable, so that no stateful variable can escape the reset).
+
+Usage notes:
+    * Layers are named by depth, `<prefix>_block<n>_<what>`, counted from the input of each network, so
+      "freeze the lowest two blocks of the discriminator" is a statement about names.
+    * Frozen means `trainable = False` on each layer, checked by counting trainable weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+
+from tgai import checkpoints, validation
+
+ALL = "all"  # freeze a whole network
+LOWEST = "lowest"  # freeze the lowest `blocks` blocks of a network
+_BLOCK = re.compile(r"^[a-z]+_block(\d+)_")
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """A transfer strategy: where training starts and what stays frozen.
+
+    Attributes:
+        name: Short name used in code and tables, e.g. `freeze_d`.
+        description: One line for learners.
+        from_source: Start from the committed (or given) source weights; False starts from fresh weights.
+        frozen: `{network name: ALL or LOWEST}`; LOWEST freezes the lowest `blocks` blocks.
+    """
+
+    name: str
+    description: str
+    from_source: bool = True
+    frozen: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParameterReport:
+    """What a strategy left trainable, counted in weights (scalars), per network."""
+
+    strategy: str
+    frozen_layers: tuple[str, ...]
+    trainable: dict
+    total: dict
+
+    @property
+    def trainable_total(self) -> int:
+        return sum(self.trainable.values())
+
+    @property
+    def frozen_total(self) -> int:
+        return sum(self.total.values()) - self.trainable_total
+
+    def __str__(self):
+        parts = [f"{name} {self.trainable[name]:,}/{self.total[name]:,}" for name in self.total]
+        return f"{self.strategy}: trainable {', '.join(parts)}"
+
+
+def count_parameters(weights) -> int:
+    """Total number of scalars in a list of variables (e.g. `model.trainable_weights`)."""
+    return int(sum(np.prod(weight.shape) for weight in weights))
+
+
+def blocks_of(network) -> dict[int, list]:
+    """Return `{block number: [layers]}` for a network whose layers are named `<prefix>_block<n>_...`."""
+    blocks: dict[int, list] = {}
+    for layer in network.layers:
+        match = _BLOCK.match(layer.name)
+        if match:
+            blocks.setdefault(int(match.group(1)), []).append(layer)
+    return dict(sorted(blocks.items()))
+
+
+def strategy_of(model, strategy: str) -> Strategy:
+    """Return the `Strategy` named `strategy` for this model, or raise listing the valid names."""
+    strategies = getattr(type(model), "STRATEGIES", None)
+    if strategies is None:
+        raise TypeError(
+            f"model must be a tgai generative model (tgai.gan.GAN, tgai.vae.VAE); received {validation.describe(model)}."
+        )
+    return strategies[validation.choice(strategy, "strategy", strategies)]
+
+
+def freeze(model, strategy: str, blocks: int = 2) -> ParameterReport:
+    """Set `trainable` on every layer of the model's networks for a strategy; report what is left trainable.
+
+    Introduced in lesson 03. Every layer is made trainable first, then the strategy's layers are frozen, so
+    calling it twice with different strategies never accumulates frozen layers.
+
+    Args:
+        model: A model that follows the protocol in this module's docstring.
+        strategy: A key of `type(model).STRATEGIES`.
+        blocks: How many of the lowest blocks a `LOWEST` strategy freezes.
+
+    Returns:
+        A `ParameterReport`.
+
+    Raises:
+        ValueError: for an unknown strategy, or more blocks than the network has.
+    """
+    spec = strategy_of(model, strategy)
+    blocks = validation.positive_int(blocks, "blocks")
+    networks = model.networks
+    frozen = []
+    for name, network in networks.items():
+        for layer in network.layers:
+            layer.trainable = True
+        how = spec.frozen.get(name)
+        if how == ALL:
+            frozen += network.layers
+        elif how == LOWEST:
+            available = blocks_of(network)
+            if blocks > len(available):
+                raise ValueError(
+                    f"blocks={blocks} but the {name} has only {len(available)} blocks; strategy={strategy!r} can "
+                    f"freeze 1 to {len(available)}."
+                )
+            frozen += [layer for number, layers in available.items() if number <= blocks for layer in layers]
+    for layer in frozen:
+        layer.trainable = False
+    return ParameterReport(
+        strategy,
+        tuple(layer.name for layer in frozen if layer.weights),
+        {name: count_parameters(network.trainable_weights) for name, network in networks.items()},
+        {name: count_parameters(network.weights) for name, network in networks.items()},
+    )
+
+
+def start_from(model, source) -> None:
+    """Copy every weight of the source's networks into the model's networks of the same names.
+
+    Introduced in lesson 03. All shapes are checked before anything is assigned, so a mismatched source
+    leaves the model as it was.
+
+    Args:
+        model: The model to start.
+        source: A model of the same kind (its `networks` are copied), e.g. from `load_source`.
+
+    Raises:
+        TypeError: if `source` is not a model of the same kind.
+        ValueError: if a network's weight shapes differ.
+    """
+    if type(source) is not type(model):
+        raise TypeError(
+            f"source must be a {type(model).__name__} (e.g. from load_source()); received {validation.describe(source)}."
+        )
+    pairs = []
+    for name, network in model.networks.items():
+        values = source.networks[name].weights
+        shapes, expected = [tuple(w.shape) for w in values], [tuple(w.shape) for w in network.weights]
+        if shapes != expected:
+            raise ValueError(
+                f"source {name} does not match the model's: received weight shapes {shapes[:3]}... where the model "
+                f"has {expected[:3]}.... Pass a source built like the model, or source=None for the committed one."
+            )
+        pairs += zip(network.weights, values, strict=True)
+    for target, value in pairs:
+        target.assign(value)
+
+
+def load_source(model_class, seed: int = 0, **options):
+    """Build a model of `model_class` and load its committed source checkpoint (sha256 checked first).
+
+    Introduced in lesson 03. `options` go to `model_class.create` (e.g. `image_shape`), and must describe
+    the architecture the checkpoint was saved with.
+    """
+    model = model_class.create(seed=seed, **options)
+    name = model_class.CHECKPOINT
+    checkpoints.load(model.networks, checkpoints.path(name), fix=f"run `python -m tgai pretrain {name}`")
+    return model
+
+
+def prepare(model, strategy: str, blocks: int = 2, source=None) -> ParameterReport:
+    """Set a freshly built model up for a strategy: start from the source if it says so, then freeze.
+
+    Introduced in lesson 03; call it before `compile`, since optimizers keep state for the trainable weights.
+
+    Args:
+        model: A newly built, uncompiled model.
+        strategy: A key of `type(model).STRATEGIES`.
+        blocks: For strategies that freeze the lowest blocks.
+        source: A model of the same kind to start from, or None for the committed source checkpoint.
+
+    Returns:
+        The `ParameterReport` of `freeze`.
+    """
+    spec = strategy_of(model, strategy)
+    if spec.from_source:
+        start_from(model, source if source is not None else load_source(type(model), **model.options()))
+    return freeze(model, strategy, blocks)
+
+
+def restart(model, strategy: str, seed: int = 0, blocks: int = 2, source=None) -> ParameterReport:
+    """Put a compiled model back to the start of a run, for another seed, reusing its traced functions.
+
+    Introduced in lesson 03, where one model per strategy runs several seeds: tracing a new model costs
+    seconds on a CPU, copying variables costs nothing. A fresh model is built, prepared and compiled
+    exactly as a new run would be (`create`, `prepare`, `compile_like`), then every one of its variables,
+    the optimizers' included, is copied into `model`. After it, a run equals a run on a new model (a test
+    checks it bit for bit).
+
+    Args:
+        model: A compiled model, frozen for `strategy` already.
+        strategy: Must leave the same weights trainable as the model was compiled with.
+        seed: Seeds fresh weights (strategies not from the source) and the training randomness.
+        blocks: For strategies that freeze the lowest blocks.
+        source: A model of the same kind to start from, or None for the committed source checkpoint.
+
+    Returns:
+        The `ParameterReport` of the strategy.
+
+    Raises:
+        TypeError: if `model` is not a compiled tgai model.
+        ValueError: if the strategy freezes other weights than the model was compiled with; the model is
+            then left as it was.
+    """
+    strategy_of(model, strategy)
+    if not model.compiled:
+        raise TypeError(f"model must be compiled before restart; received an uncompiled {type(model).__name__}. Call compile first.")
+    seed = validation.positive_int(seed, "seed", minimum=0)
+    fresh = type(model).create(seed=seed, **model.options())
+    report = prepare(fresh, strategy, blocks, source)
+    fresh.compile_like(model)
+    trainable = [tuple(w.shape) for w in model.trainable_weights]
+    if [tuple(w.shape) for w in fresh.trainable_weights] != trainable or [
+        w.trainable for w in _state(fresh)
+    ] != [w.trainable for w in _state(model)]:
+        raise ValueError(
+            f"strategy={strategy!r} with blocks={blocks} freezes other weights than the model was compiled with; "
+            f"build a new model for {strategy!r} instead."
+        )
+    targets, values = _state(model), _state(fresh)
+    if [(tuple(w.shape), w.dtype) for w in targets] != [(tuple(w.shape), w.dtype) for w in values]:
+        raise ValueError(f"model and a rebuilt {type(model).__name__} hold different variables; build a new model instead.")
+    for target, value in zip(targets, values, strict=True):
+        target.assign(value)
+    return report
+
+
+def _state(model) -> list:
+    """Every variable a run changes: the model's (weights, EMA, seeds, metrics) and its optimizers'."""
+    optimizer_variables = [variable for optimizer in model.optimizers for variable in optimizer.variables]
+    return list(model.variables) + optimizer_variables + [v for metric in model.metrics for v in metric.variables]
