@@ -5,7 +5,7 @@ training seed, the same model is trained from the committed source checkpoint (`
 scratch, at the same steps, batch size and seed, and evaluated on the held-out digits (the test split):
 
 * GAN: KID x 1000 of EMA samples against held-out digits, in the judge CNN's 128-d feature space
-  (`tgai.gan.fine_tune`, which evaluates every `eval_every` steps). Lower is better.
+  (`tgai.experiments.run` with `tgai.gan.kid_evaluation`, evaluated every `eval_every` steps). Lower is better.
 * VAE: held-out -ELBO in nats per image (`tgai.vae.train` with `heldout`). Lower is better.
 
 Reported per N, as medians over seeds with their range: the quality of each at equal (final) steps, the ratio
@@ -105,25 +105,30 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
 
 def run_gan(scale: common.Scale, log=print) -> list[dict]:
     import tgai
-    from tgai import data, gan
+    from tgai import data, experiments, gan
 
     profile = tgai.profile()
     steps = scale.gan_transfer_steps or profile.gan_steps
     eval_every = scale.gan_transfer_eval_every or profile.gan_eval_every
     kid_samples = scale.kid_samples or profile.kid_samples
+    models = {}
     rows = []
     for count in scale.transfer_counts:
         pair = data.domain_pair(n_target=count, n_source=10, seed=0)
         batch_size = min(profile.gan_batch_size, count)
+        evaluate = gan.kid_evaluation(pair.heldout_images, kid_samples)
         curves = {"scratch": [], "full": []}
         for seed in range(scale.transfer_seeds):
             for strategy in curves:
+                # One compiled model per strategy, restarted per run (`experiments.run`): the same result as a
+                # fresh `gan.make_gan`, without retracing.
+                if strategy not in models:
+                    models[strategy], _ = gan.make_gan(strategy, seed=seed)
                 with common.Stopwatch() as watch:
-                    result = gan.fine_tune(
-                        strategy, pair.target_images, pair.heldout_images, steps, batch_size, eval_every, kid_samples, seed=seed, snapshot_count=1
-                    )
-                curves[strategy].append((result.kid_steps, result.kid_values))
-                log(f"  transfer_gan: N={count} seed {seed} {strategy}: KID x1000 {result.kid_values.round(1).tolist()} ({watch.seconds:.0f} s)")
+                    result = experiments.run(models[strategy], strategy, pair.target_images, steps, batch_size, eval_every, seed=seed, evaluate=evaluate)
+                kid = result.series("kid")
+                curves[strategy].append((result.steps, kid))
+                log(f"  transfer_gan: N={count} seed {seed} {strategy}: KID x1000 {kid.round(1).tolist()} ({watch.seconds:.0f} s)")
         setting = f"KID x1000 vs {kid_samples} held-out digits, judge space; batch {batch_size}, eval every {eval_every} steps"
         rows += _summaries("transfer_gan", "GAN KID x1000", "KIDx1000", count, curves, steps, setting)
     return rows
@@ -131,7 +136,7 @@ def run_gan(scale: common.Scale, log=print) -> list[dict]:
 
 def run_vae(scale: common.Scale, log=print) -> list[dict]:
     import tgai
-    from tgai import data, vae
+    from tgai import data, transfer, vae
 
     profile = tgai.profile()
     steps = scale.vae_transfer_steps or profile.vae_steps
@@ -145,12 +150,12 @@ def run_vae(scale: common.Scale, log=print) -> list[dict]:
         curves = {"scratch": [], "full": []}
         for seed in range(scale.transfer_seeds):
             for strategy in curves:
-                # One compiled model per strategy, reset per run (`vae.restart`): same result as a fresh
-                # `vae.make`, without retracing.
+                # One compiled model per strategy, reset per run (`tgai.transfer.restart`): same result as a
+                # fresh `vae.make`, without retracing.
                 if strategy not in models:
                     models[strategy], _ = vae.make(strategy, source=source, seed=seed)
                 model = models[strategy]
-                vae.restart(model, strategy, source=source, seed=seed)
+                transfer.restart(model, strategy, seed=seed, source=source)
                 with common.Stopwatch() as watch:
                     history = vae.train(model, pair.target_images, steps, batch_size, seed=seed, heldout=pair.heldout_images, eval_every=eval_every)
                 curves[strategy].append((np.asarray(history["step"]), np.asarray(history["negative_elbo"])))

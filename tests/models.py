@@ -35,10 +35,12 @@ class ModelCase:
         heldout: How many of the training images the harness also passes as `heldout` to `train` (0: the
             module's `train` takes none), so that held-out evaluation runs in every harness too.
         causes: Phrases the divergence message must quote (the model's `divergence_hint`).
-        poison: `(network, index)` of a trainable weight whose NaN makes the next loss non-finite.
+        poison: `(network, layer)` whose kernel, made NaN, makes the next loss non-finite (a layer with no
+            ReLU after it: ReLU maps NaN to 0 on some kernels and would hide it for a step).
         mismatched: `create` options of an architecture the committed checkpoint does not fit, and the
             `network/layer` names the `CheckpointError` must list.
-        full_strategy: A strategy that trains every weight from the source (for restart tests).
+        evaluate: `function(model, images) -> float`, the module's own evaluation of a model (its sampling or
+            held-out loss, with whatever evaluation randomness the model keeps), for restart tests.
     """
 
     name: str
@@ -52,7 +54,7 @@ class ModelCase:
     poison: tuple
     mismatched: dict
     mismatched_layers: tuple
-    full_strategy: str = "full"
+    evaluate: object
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -101,8 +103,8 @@ class ModelCase:
         return [float(value) for name in sorted(history.history) if name.endswith("loss") for value in history.history[name]]
 
     def poisoned_weight(self, model):
-        network, index = self.poison
-        return model.networks[network].trainable_weights[index]
+        network, layer = self.poison
+        return model.networks[network].get_layer(layer).kernel
 
 
 def _gan_fine_tune(seed):
@@ -110,6 +112,18 @@ def _gan_fine_tune(seed):
     from tgai import gan
 
     return gan.make_gan("freeze_d", seed=seed, augment=gan.AUGMENT_OPERATIONS)
+
+
+def _gan_evaluate(model, images):
+    """The mean of EMA samples from seeded latents."""
+    return float(model.sample(4, seed=0).mean())
+
+
+def _vae_evaluate(model, images):
+    """Held-out -ELBO, whose sampling noise the model derives from its seed."""
+    from tgai import vae
+
+    return float(vae.negative_elbo(model, images)["negative_elbo"])
 
 
 def _vae_fine_tune(seed):
@@ -129,9 +143,10 @@ MODELS: dict[str, ModelCase] = {
         small={"image_shape": SMALL_SHAPE, "latent_dim": 8, "widths": (16, 8)},
         heldout=0,
         causes=("learning rate", "[0, 1]", "D/G balance"),
-        poison=("discriminator", 0),
+        poison=("discriminator", "d_output_dense"),
         mismatched={"image_shape": (64, 64, 1)},
         mismatched_layers=("generator/g_block1_dense", "discriminator/d_output_dense"),
+        evaluate=_gan_evaluate,
     ),
     "vae": ModelCase(
         name="vae",
@@ -142,9 +157,10 @@ MODELS: dict[str, ModelCase] = {
         small={"image_shape": SMALL_SHAPE, "latent_dim": 4},
         heldout=16,
         causes=("[0, 1]", "learning rate"),
-        poison=("decoder", 0),
+        poison=("decoder", "logits"),
         mismatched={"latent_dim": 4},
         mismatched_layers=("encoder/z_mean", "encoder/z_log_var", "decoder/dense"),
+        evaluate=_vae_evaluate,
     ),
 }
 

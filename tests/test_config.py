@@ -53,6 +53,59 @@ def test_profiles_scale_up():
     assert large.gan_steps > small.gan_steps and large.vae_steps > small.vae_steps
 
 
+# ------------------------------------------------------------------------------------ the settings registry
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The registered settings, restored after the test (registering is global state)."""
+    monkeypatch.setattr(config, "_SETTINGS", dict(config._SETTINGS))
+    return config._SETTINGS
+
+
+def test_the_lessons_register_their_settings():
+    for setting in ("gan_steps", "gan_eval_every", "gan_batch_size", "seeds", "kid_samples", "pretrain_gan_steps", "judge_epochs", "vae_steps"):
+        assert setting in config._SETTINGS, f"{setting} is not registered"
+    assert tgai.profile().gan_steps == config.PROFILES[tgai.profile().name].settings()["gan_steps"]
+
+
+def test_both_profiles_have_every_setting():
+    settings = {name: profile.settings() for name, profile in config.PROFILES.items()}
+    assert set(settings) == {"class", "full"}
+    assert settings["class"].keys() == settings["full"].keys() == config._SETTINGS.keys()
+    for setting, values in config._SETTINGS.items():
+        assert set(values) == set(config.PROFILES), f"{setting} lacks a profile: {sorted(values)}"
+
+
+def test_an_unknown_setting_lists_the_registered_ones():
+    with pytest.raises(AttributeError, match=r"Profile has no setting 'gan_stepz'\. Registered settings: .*gan_eval_every, gan_steps") as caught:
+        config.PROFILES["class"].gan_stepz  # noqa: B018
+    assert all(setting in str(caught.value) for setting in config._SETTINGS)
+    assert not hasattr(config.PROFILES["full"], "nonsense")
+
+
+def test_register_settings_adds_a_lesson_without_editing_config(registry):
+    config.register_settings("lesson 99", class_={"lesson99_steps": 10}, full={"lesson99_steps": 1000})
+    assert config.PROFILES["class"].lesson99_steps == 10 and config.PROFILES["full"].lesson99_steps == 1000
+    config.register_settings("lesson 99, imported again", class_={"lesson99_steps": 10}, full={"lesson99_steps": 1000})  # same values: fine
+
+
+def test_register_settings_refuses_profiles_that_name_different_settings(registry):
+    with pytest.raises(ValueError, match=r"lesson 99: class_ and full must be dicts naming the same settings; received \['a', 'b'\] and \['a'\]\. Give every setting a value in both profiles"):
+        config.register_settings("lesson 99", class_={"a": 1, "b": 2}, full={"a": 10})
+    assert "a" not in registry and "b" not in registry
+
+
+def test_register_settings_refuses_a_conflicting_redefinition(registry):
+    steps = dict(registry["gan_steps"])
+    with pytest.raises(ValueError, match=r"lesson 99: setting 'gan_steps' is already registered with other values .*Pick a name prefixed by your lesson's topic"):
+        config.register_settings("lesson 99", class_={"gan_steps": 5}, full={"gan_steps": 2000})
+    assert registry["gan_steps"] == steps
+    with pytest.raises(ValueError, match="'gan_steps' is already registered"):
+        config.register_settings("lesson 99", class_={"lesson99_steps": 1, "gan_steps": 5}, full={"lesson99_steps": 2, "gan_steps": 2000})
+    assert "lesson99_steps" not in registry, "a refused registration must register none of its settings"
+
+
 @pytest.mark.parametrize("profile", ["fast", "CLASS", ""])
 def test_unknown_profile_lists_valid_ones(profile):
     with pytest.raises(ValueError, match=r"received .*Valid profiles: class, full"):

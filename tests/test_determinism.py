@@ -5,16 +5,16 @@ Each run is a new Python process (tests/scripts/train_briefly.py), so nothing ca
 next through module state or Keras' global seed; `tgai.setup(seed)` alone must make the runs agree. The
 seed-0 run is shared with tests/test_resume.py when both run in one session.
 
-The fine-tune is the VAE's (lesson 04: `vae.make("full")` from the committed source checkpoint). The GAN's
-cross-process determinism is already proven by tests/test_resume.py, where a second process, resuming,
-must reproduce the first process's GAN bit for bit; repeating it here would cost two more processes.
+Every model of the registry (tests/models.py) runs its short fine-tune from the committed source
+checkpoint (the GAN: FreezeD with DiffAugment; the VAE: full fine-tuning), three processes per model.
 """
 
 import numpy as np
 import pytest
+from models import NAMES
 from scripts import train_briefly
 
-MODELS = ("vae",)
+MODELS = NAMES
 RUNS = (("plain", 0), ("again", 0), ("plain", 1))
 
 

@@ -1,8 +1,8 @@
-"""Scale: the GAN and the VAE build, compile and fit under `tf.distribute.MirroredStrategy` (issue 9, item 6).
+"""Scale: every registered model builds, compiles and fits under `tf.distribute.MirroredStrategy` (issue 9, item 6).
 
 The CPU is split into two logical devices, which must happen before TensorFlow runs any op, so the
-training runs in a fresh interpreter (tests/scripts/distributed_steps.py). Each model fine-tunes for a few
-steps; the losses must be finite, every weight and optimizer slot must be mirrored on both replicas with
+training runs in a fresh interpreter (tests/scripts/distributed_steps.py). Each model of the registry
+(tests/models.py) runs its short fine-tune for a few steps; the losses must be finite, every weight and optimizer slot must be mirrored on both replicas with
 identical values, and each replica must count the same number of optimizer steps.
 """
 
@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+from models import NAMES
 
 REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPOSITORY / "tests" / "scripts" / "distributed_steps.py"
@@ -43,7 +44,12 @@ def test_two_logical_devices_form_two_replicas(report):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["gan", "vae"])
+def test_every_registered_model_ran(report):
+    assert set(NAMES) <= set(report), f"models missing from the distributed run: {set(NAMES) - set(report)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", NAMES)
 def test_training_under_mirrored_strategy_is_finite_and_the_replicas_agree(model, report):
     result = report[model]
     assert result["losses"] and np.all(np.isfinite(result["losses"])), result["losses"]

@@ -1,22 +1,32 @@
-"""Tests for tgai.gan: builders, train_step, EMA, DiffAugment, strategies, checkpoints and errors (lesson 03)."""
+"""Tests for tgai.gan: builders, train_step, EMA, DiffAugment, strategies, checkpoints and errors (lesson 03).
+
+Strategies, freezing, sources and restarts are `tgai.transfer`'s, tested for every model in
+tests/test_transfer.py; here they are checked where the GAN's layer names and numbers matter.
+"""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tgai
-from tgai import checkpoints, gan, training
+from tgai import augment, checkpoints, experiments, gan, metrics, seeds, training, transfer
 
 SHAPE = (16, 16, 1)
+SMALL = {"image_shape": SHAPE, "latent_dim": 8, "widths": (16, 8)}
 
 
 def small_gan(seed=0, augment=None, strategy="full", blocks=1, loss="non_saturating"):
-    generator = gan.build_generator(SHAPE, latent_dim=8, width=16, seed=seed)
-    discriminator = gan.build_discriminator(SHAPE, width=8, seed=seed)
-    report = gan.apply_strategy(generator, discriminator, strategy, blocks)
-    model = gan.GAN(generator, discriminator, augment=augment, seed=seed, loss=loss)
+    """A compiled 16x16 GAN; strategies from the source start from a small GAN of seed 99."""
+    model = gan.GAN.create(seed=seed, augment=augment, loss=loss, **SMALL)
+    source = gan.GAN.create(seed=99, **SMALL) if gan.GAN.STRATEGIES[strategy].from_source else None
+    report = transfer.prepare(model, strategy, blocks, source)
     model.compile()
     return model, report
+
+
+def block_layers(network, blocks):
+    """The layers of the lowest `blocks` blocks of a network."""
+    return [layer for number, layers in transfer.blocks_of(network).items() if number <= blocks for layer in layers]
 
 
 def images(count=16, seed=0):
@@ -34,8 +44,8 @@ def test_default_sizes_match_the_pilot():
     generator, discriminator = gan.build_generator(), gan.build_discriminator()
     assert generator.output_shape == (None, 32, 32, 1)
     assert discriminator.output_shape == (None, 1)
-    assert 250_000 < gan.count_parameters(generator.weights) < 350_000
-    assert 140_000 < gan.count_parameters(discriminator.weights) < 200_000
+    assert 250_000 < transfer.count_parameters(generator.weights) < 350_000
+    assert 140_000 < transfer.count_parameters(discriminator.weights) < 200_000
 
 
 @pytest.mark.parametrize("shape", [(16, 16, 3), (24, 32, 1), (64, 64, 3)])
@@ -52,12 +62,13 @@ def test_layers_are_named_by_depth():
     generator, discriminator = gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8)
     names = [layer.name for layer in discriminator.layers]
     assert ["d_block1_conv", "d_block2_conv", "d_block3_conv", "d_output_dense"] == [name for name in names if name.endswith(("_conv", "_dense"))]
-    assert {layer.name for layer in gan.block_layers(generator, "g", 2) if layer.weights} == {"g_block1_dense", "g_block1_norm", "g_block2_conv", "g_block2_norm"}
+    assert {layer.name for layer in block_layers(generator, 2) if layer.weights} == {"g_block1_dense", "g_block1_norm", "g_block2_conv", "g_block2_norm"}
+    assert list(transfer.blocks_of(generator)) == [1, 2, 3, 4] and list(transfer.blocks_of(discriminator)) == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((20, 20, 1), "divisible by 8"), ((8, 8, 1), ">= 16"), ((32, 32, 2), "1 or 3 channels"), ((32, 32), "(height, width, channels)"), (("32", 32, 1), "integers")],
+    [((20, 20, 1), "multiple of 8"), ((8, 8, 1), ">= 16"), ((32, 32, 2), "1 (gray) or 3 (RGB)"), ((32, 32), "(height, width, channels)"), (("32", 32, 1), "integers")],
 )
 def test_builders_reject_shapes_they_cannot_serve(shape, message):
     with pytest.raises(ValueError, match="image_shape") as error:
@@ -73,7 +84,7 @@ def test_builders_reject_shapes_they_cannot_serve(shape, message):
 def test_train_step_losses_finite_and_frozen_weights_bit_identical():
     tgai.setup(seed=0)
     model, report = small_gan(strategy="freeze_d", blocks=2)
-    frozen = [weight for layer in gan.block_layers(model.discriminator, "d", 2) for weight in layer.weights]
+    frozen = [weight for layer in block_layers(model.discriminator, 2) for weight in layer.weights]
     assert frozen and all(not weight.trainable for weight in frozen)
     frozen_before = snapshot(frozen)
     trainable_before = snapshot(model.discriminator.trainable_weights + model.generator.trainable_weights)
@@ -91,7 +102,7 @@ def test_train_step_losses_finite_and_frozen_weights_bit_identical():
 @pytest.mark.parametrize("loss", ["non_saturating", "hinge"])
 def test_fit_runs_with_each_loss_and_augmentation(loss):
     tgai.setup(seed=0)
-    model, _ = small_gan(augment=gan.AUGMENT_OPERATIONS, loss=loss)
+    model, _ = small_gan(augment=augment.AUGMENT_OPERATIONS, loss=loss)
     history = gan.train(model, images(16), steps=4, batch_size=8, eval_every=2)
     assert all(np.isfinite(values[-1]) for values in history.history.values())
 
@@ -122,19 +133,19 @@ def test_sample_is_seeded_and_in_unit_range():
 
 def test_diff_augment_is_identical_on_real_and_fake_for_one_draw():
     batch = tf.constant(images(6) * 2 - 1)
-    real, fake = gan.diff_augment([batch, tf.identity(batch)], seed=(1, 2))
+    real, fake = augment.diff_augment([batch, tf.identity(batch)], seed=(1, 2))
     assert np.array_equal(np.asarray(real), np.asarray(fake))
     assert not np.allclose(np.asarray(real), np.asarray(batch))
-    (again,) = gan.diff_augment([batch], seed=(1, 2))
+    (again,) = augment.diff_augment([batch], seed=(1, 2))
     assert np.array_equal(np.asarray(again), np.asarray(real))
-    (other,) = gan.diff_augment([batch], seed=(1, 3))
+    (other,) = augment.diff_augment([batch], seed=(1, 3))
     assert not np.array_equal(np.asarray(other), np.asarray(real))
 
 
 def test_diff_augment_is_differentiable():
     batch = tf.Variable(images(4) * 2 - 1)
     with tf.GradientTape() as tape:
-        (augmented,) = gan.diff_augment([batch], seed=(0, 5))
+        (augmented,) = augment.diff_augment([batch], seed=(0, 5))
         total = tf.reduce_sum(augmented**2)
     gradient = np.asarray(tape.gradient(total, batch))
     assert np.all(np.isfinite(gradient)) and np.abs(gradient).sum() > 0
@@ -142,17 +153,17 @@ def test_diff_augment_is_differentiable():
 
 def test_translation_shifts_content_and_cutout_zeroes_a_patch():
     batch = tf.ones((8, *SHAPE))
-    (shifted,) = gan.diff_augment([batch], policy=("translation",), seed=(0, 1))
+    (shifted,) = augment.diff_augment([batch], policy=("translation",), seed=(0, 1))
     shifted = np.asarray(shifted)
     assert set(np.unique(shifted)) <= {0.0, 1.0} and shifted.sum() < batch.numpy().sum()
-    (cut,) = gan.diff_augment([batch], policy=("cutout",), seed=(0, 1))
+    (cut,) = augment.diff_augment([batch], policy=("cutout",), seed=(0, 1))
     zeros = (np.asarray(cut) == 0).reshape(8, -1).sum(axis=1)
     assert np.all(zeros > 0) and np.all(zeros <= 8 * 8)
 
 
 def test_diff_augment_rejects_unknown_operations():
     with pytest.raises(ValueError, match="policy entry"):
-        gan.diff_augment([tf.zeros((1, *SHAPE))], policy=("rotation",))
+        augment.diff_augment([tf.zeros((1, *SHAPE))], policy=("rotation",))
     with pytest.raises(ValueError, match="augment entry"):
         gan.GAN(gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8), augment=("flip",))
 
@@ -161,121 +172,118 @@ def test_diff_augment_rejects_unknown_operations():
 
 
 def test_strategy_parameter_counts():
-    generator, discriminator = gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8)
-    total_g, total_d = gan.count_parameters(generator.weights), gan.count_parameters(discriminator.weights)
-    full = gan.apply_strategy(generator, discriminator, "full")
-    assert (full.trainable_generator, full.trainable_discriminator) == (total_g, total_d)
-    assert full.frozen_layers == ()
-    freeze_d = gan.apply_strategy(generator, discriminator, "freeze_d", blocks=2)
-    lowest = sum(gan.count_parameters(layer.weights) for layer in gan.block_layers(discriminator, "d", 2))
-    assert freeze_d.trainable_discriminator == total_d - lowest == gan.count_parameters(discriminator.trainable_weights)
-    assert freeze_d.trainable_generator == total_g
+    model = gan.GAN.create(**SMALL)
+    generator, discriminator = model.generator, model.discriminator
+    total_g, total_d = transfer.count_parameters(generator.weights), transfer.count_parameters(discriminator.weights)
+    full = transfer.freeze(model, "full")
+    assert (full.trainable["generator"], full.trainable["discriminator"]) == (total_g, total_d)
+    assert full.total == {"generator": total_g, "discriminator": total_d}
+    assert full.frozen_layers == () and full.frozen_total == 0
+    freeze_d = transfer.freeze(model, "freeze_d", blocks=2)
+    lowest = sum(transfer.count_parameters(layer.weights) for layer in block_layers(discriminator, 2))
+    assert freeze_d.trainable["discriminator"] == total_d - lowest == transfer.count_parameters(discriminator.trainable_weights)
+    assert freeze_d.trainable["generator"] == total_g
     assert freeze_d.frozen_layers == ("d_block1_conv", "d_block2_conv")
-    freeze_g = gan.apply_strategy(generator, discriminator, "freeze_g", blocks=1)
-    assert freeze_g.trainable_generator == total_g - gan.count_parameters(generator.get_layer("g_block1_dense").weights + generator.get_layer("g_block1_norm").weights)
-    assert freeze_g.trainable_discriminator == total_d  # switching strategy unfreezes what the last one froze
+    freeze_g = transfer.freeze(model, "freeze_g", blocks=1)
+    assert freeze_g.trainable["generator"] == total_g - transfer.count_parameters(generator.get_layer("g_block1_dense").weights + generator.get_layer("g_block1_norm").weights)
+    assert freeze_g.trainable["discriminator"] == total_d  # switching strategy unfreezes what the last one froze
     assert "trainable" in str(freeze_g)
 
 
 def test_freezing_more_blocks_than_exist_is_an_error():
-    generator, discriminator = gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8)
+    model = gan.GAN.create(**SMALL)
     with pytest.raises(ValueError, match="blocks=4 but the discriminator has only 3 blocks"):
-        gan.apply_strategy(generator, discriminator, "freeze_d", blocks=4)
+        transfer.freeze(model, "freeze_d", blocks=4)
     with pytest.raises(ValueError, match="blocks=5 but the generator has only 4 blocks"):
-        gan.apply_strategy(generator, discriminator, "freeze_g", blocks=5)
+        transfer.freeze(model, "freeze_g", blocks=5)
     with pytest.raises(ValueError, match="strategy"):
-        gan.apply_strategy(generator, discriminator, "freeze_everything")
+        transfer.freeze(model, "freeze_everything")
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
 
 
 def test_checkpoint_round_trip(tmp_path):
-    generator = gan.build_generator(SHAPE, 8, 16, seed=1)
-    file = tmp_path / "g.weights.h5"
-    generator.save_weights(file)
-    restored = gan.build_generator(SHAPE, 8, 16, seed=2)
+    model = gan.GAN.create(seed=1, **SMALL)
+    file = checkpoints.save(model.networks, tmp_path / "gan.weights.h5", latent_dim=8)
+    restored = gan.GAN.create(seed=2, **SMALL)
     codes = gan.latents(3, 0, 8)
-    assert not np.array_equal(gan.generate(generator, codes), gan.generate(restored, codes))
-    gan.load_weights_checked(restored, file)
-    assert np.array_equal(gan.generate(generator, codes), gan.generate(restored, codes))
+    assert not np.array_equal(gan.generate(model.generator, codes), gan.generate(restored.generator, codes))
+    checkpoints.load(restored.networks, file)
+    assert np.array_equal(gan.generate(model.generator, codes), gan.generate(restored.generator, codes))
+    for name in ("generator", "discriminator"):
+        assert all(np.array_equal(a, b) for a, b in zip(model.networks[name].get_weights(), restored.networks[name].get_weights(), strict=True))
 
 
 def test_checkpoint_mismatch_is_reported_by_layer(tmp_path):
-    file = tmp_path / "d.weights.h5"
-    gan.build_discriminator(SHAPE, width=8).save_weights(file)
-    with pytest.raises(ValueError, match="d_block1_conv: file has") as error:
-        gan.load_weights_checked(gan.build_discriminator(SHAPE, width=16), file)
-    assert "d_block3_conv" in str(error.value) and "d_output_dense" in str(error.value)
-    with pytest.raises(ValueError, match="d_output_dense"):
-        gan.load_weights_checked(gan.build_discriminator((32, 32, 1), width=8), file)
-    with pytest.raises(ValueError, match="layers this model lacks|missing from the file"):
-        gan.load_weights_checked(gan.build_generator(SHAPE, 8, 16), file)
-    with pytest.raises(FileNotFoundError, match="file must be an existing"):
-        gan.load_weights_checked(gan.build_discriminator(SHAPE, 8), tmp_path / "nothing.weights.h5")
+    file = checkpoints.save({"discriminator": gan.build_discriminator(SHAPE, width=8)}, tmp_path / "d.weights.h5", width=8)
+    wider = gan.build_discriminator(SHAPE, width=16)
+    before = [np.array(weight) for weight in wider.weights]
+    with pytest.raises(checkpoints.CheckpointError, match="discriminator/d_block1_conv: file has") as error:
+        checkpoints.load({"discriminator": wider}, file)
+    assert "d_block3_conv" in str(error.value) and "d_output_dense" in str(error.value) and "saved with width=8" in str(error.value)
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, wider.weights, strict=True)), "a failed load must assign nothing"
+    with pytest.raises(checkpoints.CheckpointError, match="d_output_dense"):
+        checkpoints.load({"discriminator": gan.build_discriminator((32, 32, 1), width=8)}, file)
+    with pytest.raises(checkpoints.CheckpointError, match="layers this model lacks|missing from the file"):
+        checkpoints.load({"discriminator": gan.build_generator(SHAPE, 8, 16)}, file)
+    with pytest.raises(checkpoints.CheckpointError, match="generator/g_block1_dense: missing from the file"):
+        checkpoints.load({"generator": gan.build_generator(SHAPE, 8, 16)}, file)
+    with pytest.raises(FileNotFoundError, match="path must be an existing"):
+        checkpoints.load({"discriminator": gan.build_discriminator(SHAPE, 8)}, tmp_path / "nothing.weights.h5")
     broken = tmp_path / "broken.weights.h5"
     broken.write_bytes(b"not hdf5")
-    with pytest.raises(ValueError, match="not a readable HDF5"):
-        gan.load_weights_checked(gan.build_discriminator(SHAPE, 8), broken)
+    with pytest.raises(checkpoints.CheckpointError, match="not a readable weights file"):
+        checkpoints.load({"discriminator": gan.build_discriminator(SHAPE, 8)}, broken)
 
 
-def test_committed_source_checkpoints_load_and_sample():
+def test_committed_source_checkpoint_loads_and_samples():
     entries = checkpoints.manifest()
-    assert {"gan_generator", "gan_discriminator"} <= set(entries)
-    assert all(entries[name]["bytes"] < 5_000_000 for name in ("gan_generator", "gan_discriminator"))
+    assert "gan" in entries and entries["gan"]["file"] == "gan.weights.h5"
+    assert entries["gan"]["bytes"] < 5_000_000
+    source = gan.load_source()
+    assert source.sample(4).shape == (4, 32, 32, 1)
     model, report = gan.make_gan("freeze_d", blocks=2)
-    assert report.trainable_discriminator < report.total_discriminator
+    assert report.trainable["discriminator"] < report.total["discriminator"]
+    assert report.trainable["generator"] == report.total["generator"]
+    for name in ("generator", "discriminator"):  # make_gan starts both networks from the committed source
+        assert all(np.array_equal(a, b) for a, b in zip(source.networks[name].get_weights(), model.networks[name].get_weights(), strict=True))
     assert model.sample(4).shape == (4, 32, 32, 1)
+    with pytest.raises(checkpoints.CheckpointError, match=r"(?s)generator/g_block1_dense: file has .*discriminator/d_output_dense: file has"):
+        gan.load_source(image_shape=(64, 64, 1))
 
 
-def test_restart_equals_a_fresh_model_bit_for_bit():
-    # Scratch at seed 1 trained fresh, against a model first trained at seed 0 then restarted at seed 1.
-    fresh, _ = small_gan(seed=1, strategy="scratch")
-    gan.train(fresh, images(16), steps=3, batch_size=8, seed=1)
-    reused, _ = small_gan(seed=0, strategy="scratch")
-    gan.train(reused, images(16), steps=3, batch_size=8, seed=0)
-    gan.restart(reused, "scratch", seed=1)
-    assert reused.seed == 1 and int(reused.d_optimizer.iterations) == 0
-    gan.train(reused, images(16), steps=3, batch_size=8, seed=1)
-    for network in ("generator", "ema_generator", "discriminator"):
-        expected = snapshot(getattr(fresh, network).weights)
-        assert all(np.array_equal(a, b) for a, b in zip(expected, snapshot(getattr(reused, network).weights), strict=True))
-    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(fresh._optimizer_variables(), reused._optimizer_variables(), strict=True))
+def test_kid_evaluation_uses_fixed_latents_and_the_judge():
+    real = np.random.default_rng(0).uniform(0.0, 1.0, (12, 32, 32, 1)).astype(np.float32)
+    model, _ = gan.make_gan("scratch", seed=0)
+    evaluate = gan.kid_evaluation(real, samples=8)
+    first, second = evaluate(model, 3), evaluate(model, 3)
+    assert set(first) == {"kid"} and np.isfinite(first["kid"])
+    assert first == second  # the same latents every time for one seed: numbers along a run are comparable
+    fixed = gan.latents(8, seeds.derive(3, "evaluation_latents"), model.latent_dim)
+    expected = metrics.kid_x1000(gan.generate(model.ema_generator, fixed), metrics.judge_features(real[:8]), subsets=20, seed=3)
+    assert first["kid"] == pytest.approx(expected)
+    assert evaluate(model, 4) != first  # another seed draws other latents
 
 
-def test_restart_from_a_source_and_its_errors():
-    model, _ = small_gan(strategy="freeze_d", blocks=1)
-    source = small_gan(seed=5)[0]
-    gan.train(model, images(16), steps=2, batch_size=8)
-    report = gan.restart(model, "freeze_d", seed=2, blocks=1, source=(source.generator, source.discriminator))
-    assert report.trainable_discriminator < report.total_discriminator
-    assert all(np.array_equal(a, b) for a, b in zip(snapshot(model.ema_generator.weights), snapshot(source.generator.weights), strict=True))
-    with pytest.raises(ValueError, match=r"strategy='full' with blocks=1 freezes other weights.*make_gan\('full', blocks=1\)"):
-        gan.restart(model, "full", blocks=1, source=(source.generator, source.discriminator))
-    assert gan.count_parameters(model.discriminator.trainable_weights) == report.trainable_discriminator  # still frozen
-    with pytest.raises(TypeError, match=r"model must be a GAN compiled by tgai.gan.make_gan; received"):
-        gan.restart(source.generator, "full")
-    wide = gan.build_generator(SHAPE, latent_dim=8, width=32)
-    before = snapshot(model.generator.weights)
-    with pytest.raises(ValueError, match=r"source generator does not match the model's generator.*Pass source="):
-        gan.restart(model, "freeze_d", blocks=1, source=(wide, source.discriminator))
-    assert all(np.array_equal(a, b) for a, b in zip(before, snapshot(model.generator.weights), strict=True))
-
-
-def test_fine_tune_reuses_a_model_and_keeps_each_runs_generator():
+def test_comparison_reuses_one_model_per_strategy_and_keeps_each_runs_generator():
+    # experiments.run restarts one compiled model per run; each run equals a run on a new make_gan model.
     tgai.setup(seed=0)
     real = np.random.default_rng(0).uniform(0.0, 1.0, (24, 32, 32, 1)).astype(np.float32)
-    first = gan.fine_tune("full", real[:16], real[16:], steps=2, batch_size=8, eval_every=1, kid_samples=4, seed=0)
-    second = gan.fine_tune("full", real[:16], real[16:], steps=2, batch_size=8, eval_every=1, kid_samples=4, seed=1, model=None)
+    evaluate = gan.kid_evaluation(real[16:], samples=4)
+    keep = lambda model: [np.array(weight) for weight in model.ema_generator.weights]
+    built = []
+    for seed in (0, 1):
+        fresh, _ = gan.make_gan("full", seed=seed)
+        built.append(experiments.run(fresh, "full", real[:16], 2, 8, 1, seed=seed, evaluate=evaluate, keep=keep))
     model, _ = gan.make_gan("full", seed=7)
-    reused = [gan.fine_tune("full", real[:16], real[16:], 2, 8, 1, 4, seed=seed, model=model) for seed in (0, 1)]
-    # Reusing one model gives the same curves as building one per run, and each result keeps its own generator.
-    for built, again in zip((first, second), reused, strict=True):
-        assert np.array_equal(built.kid_values, again.kid_values)
-        assert all(np.array_equal(a, b) for a, b in zip(built.generator.get_weights(), again.generator.get_weights(), strict=True))
-    assert not np.array_equal(reused[0].generator.get_weights()[0], reused[1].generator.get_weights()[0])
-    with pytest.raises(ValueError, match=r"augment=\('color',\) but the model was built with augment=None"):
-        gan.fine_tune("full", real[:16], real[16:], 2, 8, 1, 4, augment=("color",), model=model)
+    reused = [experiments.run(model, "full", real[:16], 2, 8, 1, seed=seed, evaluate=evaluate, keep=keep) for seed in (0, 1)]
+    for first, again in zip(built, reused, strict=True):
+        assert first.history == again.history and list(first.steps) == [0, 1, 2]
+        assert all(np.array_equal(a, b) for a, b in zip(first.kept, again.kept, strict=True))
+    assert not np.array_equal(reused[0].kept[0], reused[1].kept[0])
+    with pytest.raises(ValueError, match=r"strategy='freeze_d' with blocks=2 freezes other weights.*build a new model for 'freeze_d'"):
+        experiments.run(model, "freeze_d", real[:16], 2, 8, 1)
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -301,6 +309,6 @@ def test_nan_loss_names_the_likely_cause():
 def test_memorisation_check_finds_copies():
     training_images = images(5)
     samples = np.concatenate([training_images[[3, 1]], np.zeros((1, *SHAPE), np.float32)])
-    indices, distances = gan.nearest_training_images(samples, training_images)
+    indices, distances = metrics.nearest_training_images(samples, training_images)
     assert list(indices[:2]) == [3, 1]
     assert distances[0] == pytest.approx(0.0, abs=1e-5) and distances[2] > 1.0

@@ -221,16 +221,32 @@ def test_judge_features_reject_bad_images():
 
 def test_a_corrupt_judge_file_is_refused(monkeypatch, tmp_path, digits):
     for name in (judge.FILE_NAME, "manifest.json"):
-        shutil.copyfile(checkpoints.DATA_DIR / name, tmp_path / name)
+        shutil.copyfile(checkpoints.data_dir() / name, tmp_path / name)
     file = tmp_path / judge.FILE_NAME
     content = bytearray(file.read_bytes())
     content[len(content) // 2] ^= 0xFF
     file.write_bytes(bytes(content))
-    monkeypatch.setattr(checkpoints, "DATA_DIR", tmp_path)
-    monkeypatch.setattr(checkpoints, "MANIFEST", tmp_path / "manifest.json")
+    monkeypatch.setenv(checkpoints.ENV_DATA_DIR, str(tmp_path))
     judge.clear_caches()
     try:
-        with pytest.raises(checkpoints.CheckpointError, match="corrupt"):
+        with pytest.raises(checkpoints.CheckpointError, match=r"Checkpoint 'judge' \(judge\.weights\.h5\) is corrupt or was changed"):
             metrics.judge_features(digits[0])
     finally:
         judge.clear_caches()
+
+
+def test_nearest_training_images_finds_copies_and_their_distances():
+    rng = np.random.default_rng(0)
+    training_images = rng.uniform(0.0, 1.0, (5, 8, 8, 1)).astype(np.float32)
+    samples = np.concatenate([training_images[[3, 1]], np.zeros((1, 8, 8, 1), np.float32)])
+    indices, distances = metrics.nearest_training_images(samples, training_images)
+    assert list(indices[:2]) == [3, 1]
+    expected = np.sqrt(((training_images.reshape(5, -1)) ** 2).sum(1)).min()
+    assert distances[:2] == pytest.approx([0.0, 0.0], abs=1e-5) and distances[2] == pytest.approx(expected, rel=1e-6)
+
+
+def test_kid_x1000_is_a_thousand_times_the_judge_kid(digits):
+    images, _ = digits
+    reference = metrics.judge_features(images[20:])
+    expected = 1000.0 * metrics.kid(metrics.judge_features(images[:20]), reference, subsets=5, subset_size=20, seed=2)[0]
+    assert metrics.kid_x1000(images[:20], reference, subsets=5, seed=2) == pytest.approx(expected)

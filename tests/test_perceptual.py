@@ -1,4 +1,5 @@
-"""Tests for tgai.perceptual: feature and style losses, Gram matrices, image optimisation, the upsampler."""
+"""Tests for tgai.perceptual (feature and style losses, Gram matrices), tgai.inversion (image optimisation)
+and tgai.upsampler (the pixel-vs-perceptual upsampler)."""
 
 import json
 
@@ -9,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 import tgai
-from tgai import backbones, perceptual
+from tgai import backbones, inversion, perceptual, upsampler
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_bad_layer_names_list_the_valid_ones(backbone):
 def test_small_inputs_are_rejected(feature_loss):
     with pytest.raises(ValueError, match="32x32"):
         feature_loss(_images(1, 16), _images(1, 16))
-    with pytest.raises(ValueError, match=r"input_shape sides must be at least 32 \(VGG16"):
+    with pytest.raises(ValueError, match=r"input_shape sides must be (at least|an integer >=) 32 \(VGG16"):
         perceptual.FeatureLoss(input_shape=(16, 16, 1), backbone=feature_loss.extractor.backbone)
     with pytest.raises(ValueError, match="channels"):
         feature_loss(_images(1, 32, 2), _images(1, 32, 2))
@@ -140,7 +141,7 @@ def test_style_loss_ignores_position_and_accepts_other_sizes(backbone):
 def test_optimize_image_decreases_the_loss_and_stays_in_range(backbone, capsys):
     target = _images(1, 32, seed=7)
     extractor = perceptual.FeatureExtractor("block1_conv2", backbone)
-    result = perceptual.invert_features(target, "block1_conv2", extractor, steps=6, learning_rate=0.1, progress=2)
+    result = inversion.invert_features(target, "block1_conv2", extractor, steps=6, learning_rate=0.1, progress=2)
     assert result.history[-1] < result.history[0]
     assert result.image.shape == target.shape and result.image.min() >= 0.0 and result.image.max() <= 1.0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
@@ -150,7 +151,7 @@ def test_optimize_image_decreases_the_loss_and_stays_in_range(backbone, capsys):
 def test_style_transfer_decreases_the_objective(backbone):
     layers = ("block1_conv2", "block2_conv2")
     extractor = perceptual.FeatureExtractor(layers, backbone)
-    result = perceptual.style_transfer(
+    result = inversion.style_transfer(
         _images(1, 32),
         _images(1, 40, seed=1),
         extractor,
@@ -161,55 +162,55 @@ def test_style_transfer_decreases_the_objective(backbone):
         progress=0,
     )
     assert result.history[-1] < result.history[0]
-    distance = perceptual.style_distance(result.image, _images(1, 40, seed=1), extractor)
+    distance = inversion.style_distance(result.image, _images(1, 40, seed=1), extractor)
     assert distance.shape == (1,) and distance[0] >= 0
 
 
 def test_optimize_image_rejects_bad_arguments():
     with pytest.raises(ValueError, match="steps"):
-        perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=0)
+        inversion.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=0)
     with pytest.raises(TypeError, match="objective"):
-        perceptual.optimize_image("not a function", _images(1), steps=1)
+        inversion.optimize_image("not a function", _images(1), steps=1)
     with pytest.raises(ValueError, match="learning_rate"):
-        perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=1, learning_rate=0)
+        inversion.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1), steps=1, learning_rate=0)
     with pytest.raises(ValueError, match="0, 1"):
-        perceptual.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1) * 255, steps=1)
+        inversion.optimize_image(lambda x: tf.reduce_mean(x, axis=[1, 2, 3]), _images(1) * 255, steps=1)
 
 
 def test_save_result_writes_png_and_parameters(tmp_path):
-    png, sidecar = perceptual.save_result(tmp_path / "result", _images(1), {"steps": 3, "layers": ["block1_conv2"]})
+    png, sidecar = inversion.save_result(tmp_path / "result", _images(1), {"steps": 3, "layers": ["block1_conv2"]})
     assert Image.open(png).size == (32, 32)
     assert json.loads(sidecar.read_text())["steps"] == 3
     with pytest.raises(ValueError, match="single image"):
-        perceptual.save_result(tmp_path / "two", _images(2), {})
+        inversion.save_result(tmp_path / "two", _images(2), {})
 
 
 def test_total_variation_gradient_energy_and_patch_distance():
     flat = np.full((1, 32, 32, 1), 0.5, np.float32)
     noisy = _images(1, 32, 1)
-    assert float(perceptual.total_variation(flat)[0]) == 0.0
-    assert perceptual.gradient_energy(flat)[0] == 0.0 < perceptual.gradient_energy(noisy)[0]
+    assert float(inversion.total_variation(flat)[0]) == 0.0
+    assert upsampler.gradient_energy(flat)[0] == 0.0 < upsampler.gradient_energy(noisy)[0]
     # Independent patch samples of the same image differ only by sampling noise.
-    assert perceptual.patch_distance(noisy, noisy) < 0.1 * perceptual.patch_distance(noisy, flat)
+    assert inversion.patch_distance(noisy, noisy) < 0.1 * inversion.patch_distance(noisy, flat)
     with pytest.raises(ValueError, match="channels"):
-        perceptual.patch_distance(noisy, _images(1))
+        inversion.patch_distance(noisy, _images(1))
     with pytest.raises(ValueError, match="patch_size"):
-        perceptual.patch_distance(noisy, noisy, patch_size=33)
+        inversion.patch_distance(noisy, noisy, patch_size=33)
 
 
 def test_upsampler_shapes_and_training(feature_loss):
     low, high = _images(8, 16, 1), _images(8, 32, 1, seed=1)
-    model = perceptual.build_upsampler(2, 1, filters=8, seed=0)
+    model = upsampler.build_upsampler(2, 1, filters=8, seed=0)
     assert model(low).shape == (8, 32, 32, 1)
     # seeds.derive(seed, "upsampler_init", index) is the original `seed * 10 + index`: same weights.
-    kernel = perceptual.build_upsampler(2, 1, filters=8, seed=2).layers[2].kernel
+    kernel = upsampler.build_upsampler(2, 1, filters=8, seed=2).layers[2].kernel
     expected = keras.initializers.GlorotUniform(seed=2 * 10 + 1)(kernel.shape)
     np.testing.assert_array_equal(kernel.numpy(), np.asarray(expected))
-    trained, losses = perceptual.train_upsampler(low, high, "mse", steps=3, batch_size=4, seed=0)
+    trained, losses = upsampler.train_upsampler(low, high, "mse", steps=3, batch_size=4, seed=0)
     assert len(losses) == 3 and np.all(np.isfinite(losses))
-    _, feature_losses = perceptual.train_upsampler(low, high, feature_loss, steps=2, batch_size=4, seed=0)
+    _, feature_losses = upsampler.train_upsampler(low, high, feature_loss, steps=2, batch_size=4, seed=0)
     assert len(feature_losses) == 2
     with pytest.raises(ValueError, match="'l3'"):
-        perceptual.train_upsampler(low, high, "l3", steps=1)
+        upsampler.train_upsampler(low, high, "l3", steps=1)
     with pytest.raises(ValueError, match="pair"):
-        perceptual.train_upsampler(low, high[:4], "mse", steps=1)
+        upsampler.train_upsampler(low, high[:4], "mse", steps=1)

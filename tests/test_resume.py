@@ -5,6 +5,8 @@ The resume test is the real thing: a separate training process (tests/scripts/tr
 with SIGKILL part-way through a chunk, after its backup was written; a fresh process with the same
 arguments resumes from the backup. Its final weights, optimizer state and step count must equal, bit for
 bit, those of a run that was never interrupted.
+
+Both harnesses run every model of the registry (tests/models.py).
 """
 
 import signal
@@ -12,6 +14,8 @@ import signal
 import keras
 import numpy as np
 import pytest
+from models import MODELS as REGISTRY
+from models import NAMES
 from scripts import train_briefly
 
 STEPS, CHUNK, HANG_AT = 6, 2, 3  # killed during the second chunk, one step after the first backup
@@ -24,7 +28,7 @@ def _assert_same_state(expected, actual):
     assert not different, f"{len(different)} variables differ after resuming, e.g. {different[:5]}"
 
 
-MODELS = ("vae", "gan")
+MODELS = NAMES
 
 
 @pytest.fixture(scope="module")
@@ -84,45 +88,25 @@ def _finite(weights) -> bool:
 
 
 @pytest.mark.slow
-def test_a_gan_with_non_finite_loss_stops_at_once_naming_the_causes(tmp_path, digits):
+@pytest.mark.parametrize("name", NAMES)
+def test_a_non_finite_loss_stops_at_once_naming_the_causes_and_keeps_the_backup(name, tmp_path, digits):
     import tgai
-    from tgai import gan, training
+    from tgai import training
 
+    case = REGISTRY[name]
     tgai.setup(seed=0)
-    model, _ = gan.make_gan("scratch", seed=0)
+    model, _ = case.build("scratch", seed=0)
     backup = tmp_path / "backup"
-    kernel = model.discriminator.trainable_weights[0]
     with pytest.raises(training.TrainingDivergedError) as caught:
-        gan.train(model, digits, steps=6, batch_size=8, seed=0, eval_every=2, callbacks=[Poison(kernel, 3)], backup_dir=backup)
-    message = str(caught.value)
-    assert "step 3" in message and "last finite step was 2" in message
-    for cause in ("learning rate", "[0, 1]", "D/G balance"):
-        assert cause in message, f"{cause!r} missing from: {message}"
-    assert int(model.d_optimizer.iterations.numpy()) <= 3, "training must stop at the first non-finite loss"
-    assert training.completed_chunks(backup) == 1 and (backup / "latest.weights.h5").is_file()
-    restored, _ = gan.make_gan("scratch", seed=0)
-    restored.load_weights(backup / "latest.weights.h5")
-    assert _finite(restored.weights), "the kept backup must be the last good (finite) state"
-    assert int(restored.d_optimizer.iterations.numpy()) == 2
-
-
-@pytest.mark.slow
-def test_a_vae_with_non_finite_loss_stops_at_once_and_keeps_the_backup(tmp_path, digits):
-    import tgai
-    from tgai import training, vae
-
-    tgai.setup(seed=0)
-    model = vae.compile_model(vae.build(latent_dim=4, seed=0))
-    backup = tmp_path / "backup"
-    kernel = model.decoder.trainable_weights[0]
-    with pytest.raises(training.TrainingDivergedError) as caught:
-        vae.train(model, digits, steps=6, batch_size=8, seed=0, eval_every=2, backup_dir=backup, callbacks=[Poison(kernel, 3)])
+        case.train(model, digits, steps=6, batch_size=8, seed=0, eval_every=2, callbacks=[Poison(case.poisoned_weight(model), 3)], backup_dir=backup)
     message = str(caught.value)
     assert "step 3" in message and "last finite step was 2" in message, message
-    assert "[0, 1]" in message and "learning rate" in message, message
-    assert int(model.optimizer.iterations.numpy()) <= 3, "training must stop at the first non-finite loss"
+    for cause in case.causes:
+        assert cause in message, f"{cause!r} missing from: {message}"
+    steps = [int(optimizer.iterations.numpy()) for optimizer in model.optimizers]
+    assert max(steps) <= 3, f"training must stop at the first non-finite loss; optimizer steps {steps}"
     assert training.completed_chunks(backup) == 1 and (backup / "latest.weights.h5").is_file(), "the last good backup must be kept"
-    restored = vae.compile_model(vae.build(latent_dim=4, seed=0))
+    restored, _ = case.build("scratch", seed=0)
     restored.load_weights(backup / "latest.weights.h5")
-    assert _finite(restored.weights)
-    assert int(restored.optimizer.iterations.numpy()) == 2
+    assert _finite(restored.weights), "the kept backup must be the last good (finite) state"
+    assert [int(optimizer.iterations.numpy()) for optimizer in restored.optimizers] == [2] * len(restored.optimizers)

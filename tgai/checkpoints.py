@@ -74,11 +74,13 @@ def path(name: str) -> pathlib.Path:
 
     Raises:
         TypeError: if `name` is not a string.
-        FileNotFoundError: if the checkpoint is not listed or its file is missing.
+        FileNotFoundError: if the data folder has no manifest (see `data_dir`), or the checkpoint is not listed or
+            its file is missing.
         CheckpointError: if the file's sha256 differs from the manifest (truncated or corrupt).
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a checkpoint name such as 'judge'; received {name!r} ({type(name).__name__}).")
+    folder = data_dir()  # first: a folder without a manifest is named as such, with both ways to provide one
     entries = manifest()
     if name not in entries:
         valid = ", ".join(sorted(entries)) or "none yet"
@@ -87,7 +89,7 @@ def path(name: str) -> pathlib.Path:
             "with `python -m tgai pretrain NAME`."
         )
     entry = entries[name]
-    file = data_dir() / entry["file"]
+    file = folder / entry["file"]
     if not file.is_file():
         raise FileNotFoundError(f"Checkpoint {name!r} is listed but {file.name} is missing. Run `python -m tgai pretrain {name}`.")
     actual = sha256(file)

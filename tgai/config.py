@@ -82,14 +82,14 @@ def register_settings(owner: str, class_: dict, full: dict) -> None:
             f"{owner}: class_ and full must be dicts naming the same settings; received {sorted(class_)} and "
             f"{sorted(full)}. Give every setting a value in both profiles."
         )
-    for setting in class_:
-        values = {"class": class_[setting], "full": full[setting]}
+    registered = {setting: {"class": class_[setting], "full": full[setting]} for setting in class_}
+    for setting, values in registered.items():  # every check before any change: a refusal registers nothing
         if _SETTINGS.get(setting, values) != values:
             raise ValueError(
                 f"{owner}: setting {setting!r} is already registered with other values ({_SETTINGS[setting]}). "
                 "Pick a name prefixed by your lesson's topic."
             )
-        _SETTINGS[setting] = values
+    _SETTINGS.update(registered)
 
 
 DEFAULT_PROFILE = "class"

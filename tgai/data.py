@@ -337,7 +337,7 @@ def to_dataset(images: np.ndarray, batch_size: int, seed: int = 0, repeat: bool 
         seed: Seeds the shuffling, so that the stream of batches is a function of the seed alone.
         repeat: Repeat forever (for `fit(..., steps_per_epoch=...)`).
         targets: Optional float32 NHWC images in [0, 1], one per image; batches are then `(images, targets)`
-            pairs, shuffled together (e.g. low- and high-resolution pairs for `tgai.perceptual`).
+            pairs, shuffled together (e.g. low- and high-resolution pairs for `tgai.upsampler`).
 
     Raises:
         ValueError: if there are fewer images than `batch_size`, or targets do not pair with images.

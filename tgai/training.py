@@ -239,14 +239,7 @@ def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | 
         ValueError: for a training set smaller than the batch size, or steps not a multiple of chunk.
         TrainingDivergedError: when a loss or the weights become non-finite.
     """
-    images = validation.images(images)
-    expected = getattr(model, "image_shape", None)
-    if expected is not None and images.shape[1:] != tuple(expected):
-        raise ValueError(
-            f"images must have shape (N, {', '.join(map(str, expected))}) for this {type(model).__name__}; received "
-            f"{validation.describe(images)}. Resize with tgai.data.resize(images, {expected[0]}) and set channels with "
-            f"tgai.data.to_channels(images, {expected[2]})."
-        )
+    images = validation.model_images(model, images) if hasattr(model, "image_shape") else validation.images(images)
     steps = validation.positive_int(steps, "steps")
     batch_size = validation.positive_int(batch_size, "batch_size")
     validation.positive_int(seed, "seed", minimum=0)

@@ -26,6 +26,13 @@ from tgai import checkpoints, config, metrics, perceptual, seeds, training, tran
 LATENT_DIM = 16
 IMAGE_SHAPE = (32, 32, 1)
 LEARNING_RATE = 1e-3
+
+# Lesson 04's budget. A real adaptation runs for thousands of steps; the class profile shows the first hundred.
+config.register_settings(
+    "lesson 04 (tgai.vae)",
+    class_={"vae_steps": 100, "vae_eval_every": 10, "vae_batch_size": 32},
+    full={"vae_steps": 1500, "vae_eval_every": 100, "vae_batch_size": 64},
+)
 _GEOMETRY = {"min_side": 8, "multiple_of": 4, "why": "the encoder halves it twice"}
 
 
@@ -75,8 +82,9 @@ class Sampling(keras.layers.Layer):
 
     Introduced in lesson 04. The noise is off the path from the encoder's outputs to z, so gradients reach
     `mean` and `log_var`. With `step` (from `train_step`) it is drawn statelessly from `(seed, step, replica)`,
-    so a resumed run draws what an uninterrupted one did. Outside training it is a fixed function of
-    `(seed, noise_seed)`: evaluating never disturbs training, and models share common random numbers.
+    so a resumed run draws what an uninterrupted one did. Outside training it is a fixed function of the
+    build-time `seed` and `noise_seed`: evaluating never disturbs training, and models built with one seed
+    (also after a `tgai.transfer.restart`) are compared on common random numbers.
     """
 
     def __init__(self, seed: int = 0, **kwargs):
@@ -151,8 +159,8 @@ class VAE(keras.Model):
 
     def options(self) -> dict:
         """The `create` arguments that make another VAE like this one."""
-        return {"image_shape": self.image_shape, "latent_dim": self.latent_dim, "beta": self.beta,
-                "perceptual_weight": self.perceptual_weight, "feature_loss": self.feature_loss}
+        architecture = {"image_shape": self.image_shape, "latent_dim": self.latent_dim}
+        return {**architecture, "beta": self.beta, "perceptual_weight": self.perceptual_weight, "feature_loss": self.feature_loss}
 
     @property
     def networks(self) -> dict:
@@ -172,9 +180,10 @@ class VAE(keras.Model):
         return f"check that the images lie in [0, 1], lower the learning rate (e.g. 1e-4) or beta (now {self.beta:g})."
 
     def compile(self, optimizer=None, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, **kwargs):
-        """Set the optimizer (default Adam) and build its state now: call after starting and freezing.
+        """Set the optimizer (default Adam) and build its state: call it after starting and freezing.
 
-        `steps_per_execution > 1` runs that many steps per TensorFlow call (less Python overhead on a CPU)."""
+        `steps_per_execution > 1` runs that many steps per TensorFlow call (less Python overhead on a CPU).
+        """
         if optimizer is None:
             if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
                 raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 1e-3.")
@@ -226,8 +235,7 @@ class VAE(keras.Model):
         return {tracker.name: tracker.result() for tracker in self.metrics}
 
     def compute_losses(self, images, training=False, noise_seed: int = 0, step=None, perceptual: bool = True):
-        """`{loss, reconstruction, kl[, perceptual]}` of a batch as in `train_step`, for evaluation; `noise_seed`
-        picks the evaluation noise, `perceptual=False` skips the costly term (-ELBO alone)."""
+        """The losses of `train_step` for one batch, for evaluation (`perceptual=False`: -ELBO alone)."""
         z_mean, z_log_var = self.encoder(images, training=training)
         z = self.sampling([z_mean, z_log_var], training=training, noise_seed=noise_seed, step=step)
         logits = self.decoder(z, training=training)
@@ -257,7 +265,7 @@ class VAE(keras.Model):
 STRATEGIES = tuple(VAE.STRATEGIES)
 
 
-def _source_latent_dim() -> int:
+def _source_latent_dim() -> int:  # the committed source's latent size, as its manifest entry records it
     return int(checkpoints.manifest().get(VAE.CHECKPOINT, {}).get("latent_dim", LATENT_DIM))
 
 
@@ -267,11 +275,9 @@ def load_source(seed: int = 0, **options) -> VAE:
 
 
 def make(strategy: str, source=None, seed: int = 0, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, **options):
-    """Build, start, freeze and compile a VAE for one transfer strategy; returns `(model, report)`.
+    """Build, start (`source`: a VAE, or None for the committed one), freeze and compile a VAE for a strategy.
 
-    Introduced in lesson 04. `scratch` starts from fresh weights seeded by `seed`; the others copy the source's
-    networks (`source`: a VAE, or None for the committed one) and freeze per `VAE.STRATEGIES`. `report` is a
-    `tgai.transfer.ParameterReport`; `options` go to `VAE.create`.
+    Introduced in lesson 04. Returns `(model, report)`, the report a `tgai.transfer.ParameterReport`.
     """
     validation.choice(strategy, "strategy", VAE.STRATEGIES)
     architecture = {"image_shape": source.image_shape, "latent_dim": source.latent_dim} if source is not None else {"latent_dim": _source_latent_dim()}
@@ -284,21 +290,19 @@ def make(strategy: str, source=None, seed: int = 0, learning_rate: float = LEARN
 def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldout=None, eval_every: int | None = None, backup_dir=None, callbacks=()):
     """Train a compiled VAE for `steps` batches with `tgai.training.fit`; evaluate held-out -ELBO along the way.
 
-    Introduced in lesson 04. `fit` runs chunks of `eval_every` steps (a multiple of `steps_per_execution`)
-    on a stream seeded by `seed`, stops at a non-finite loss (`tgai.training.TrainingDivergedError`) and,
-    with `backup_dir`, resumes a rerun to the weights of an uninterrupted run. Returns lists `step`,
-    `train_loss` (mean over each chunk, `nan` at 0) and held-out `negative_elbo`, `reconstruction`, `kl`
-    (`test_step`, nats per image) at step 0 and after every chunk; a resumed run lists the chunks it trained.
+    Introduced in lesson 04; `tgai.training.fit` does the chunks, the NaN guard and resuming from `backup_dir`.
+    Returns lists `step`, `train_loss` (chunk means) and held-out `negative_elbo`, `reconstruction`, `kl`
+    (nats per image) at step 0 and after every chunk; a resumed run lists the chunks it trained.
     """
-    images = _model_images(model, images)
+    images = validation.model_images(model, images)
     steps = validation.positive_int(steps, "steps")
     eval_every = steps if eval_every is None else validation.positive_int(eval_every, "eval_every")
     if steps % eval_every:
         raise ValueError(f"steps must be a multiple of eval_every; received steps={steps}, eval_every={eval_every}.")
     if eval_every % model.steps_per_execution:
         raise ValueError(f"eval_every must be a multiple of the model's steps_per_execution; received eval_every={eval_every}, steps_per_execution={model.steps_per_execution}.")
-    heldout = None if heldout is None else _model_images(model, heldout, "heldout")
-    history = {"step": [], "negative_elbo": [], "reconstruction": [], "kl": [], "train_loss": []}
+    heldout = None if heldout is None else validation.model_images(model, heldout, "heldout")
+    history = {name: [] for name in ("step", "negative_elbo", "reconstruction", "kl", "train_loss")}
 
     def evaluate(step, train_loss):
         history["step"].append(step)
@@ -315,29 +319,19 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
     return history
 
 
-def _model_images(model, images, argument: str = "images") -> np.ndarray:
-    """Check images for this VAE: float NHWC in [0, 1] with the VAE's height, width and channels."""
-    images = validation.images(images, argument, channels=(model.image_shape[2],))
-    if images.shape[1:] != model.image_shape:
-        raise ValueError(
-            f"{argument} must have shape (N, {', '.join(map(str, model.image_shape))}) to match the VAE; received "
-            f"{validation.describe(images)}. Resize with tgai.data.resize(images, {model.image_shape[0]}).")
-    return images
-
-
 def _in_batches(function, images, batch_size=512):
     return np.concatenate([np.asarray(function(images[start : start + batch_size])) for start in range(0, len(images), batch_size)])
 
 
 def encode(model, images) -> np.ndarray:
     """Return the latent means (N, latent_dim) of [0, 1] images: the points lesson 04 plots."""
-    images = _model_images(model, images)
+    images = validation.model_images(model, images)
     return _in_batches(lambda batch: model.encoder(batch, training=False)[0], images)
 
 
 def reconstruct(model, images) -> np.ndarray:
     """Reconstruct [0, 1] images through their latent means (no sampling noise): decoder(mean(x))."""
-    images = _model_images(model, images)
+    images = validation.model_images(model, images)
     return _in_batches(lambda batch: model.decode(model.encoder(batch, training=False)[0]), images).astype(np.float32)
 
 
@@ -348,7 +342,7 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
     variance (of the same bound). Returns `{"negative_elbo", "reconstruction", "kl"}` in nats per image and
     `"pixel_error"`, the per-pixel squared error of the reconstructions through the latent means.
     """
-    images = _model_images(model, images)
+    images = validation.model_images(model, images)
     samples = validation.positive_int(samples, "samples")
     totals = {"reconstruction": 0.0, "kl": 0.0}
     for draw in range(samples):
@@ -383,7 +377,7 @@ def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
     for argument, image in zip(("image_a", "image_b"), pair, strict=True):
         if image.ndim != 3:
             raise ValueError(f"{argument} must be one image (H, W, C) or a batch of one; received {validation.describe(image)}. Pick one image, e.g. images[0].")
-    means = encode(model, _model_images(model, np.stack(pair), "image_a/image_b"))
+    means = encode(model, validation.model_images(model, np.stack(pair), "image_a/image_b"))
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return np.asarray(model.decode((1.0 - weights) * means[0] + weights * means[1])).astype(np.float32)
 

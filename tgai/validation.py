@@ -86,6 +86,19 @@ def images(value, argument: str = "images", channels=(1, 3), min_size: int | Non
     return value.astype(np.float32, copy=False)
 
 
+def model_images(model, value, argument: str = "images") -> np.ndarray:
+    """Check images for a model with an `image_shape` (a GAN, a VAE): `images`, and exactly that shape."""
+    expected = tuple(model.image_shape)
+    value = images(value, argument, channels=(expected[2],))
+    if value.shape[1:] != expected:
+        raise ValueError(
+            f"{argument} must have shape (N, {', '.join(map(str, expected))}) for this {type(model).__name__}; received "
+            f"{describe(value)}. Resize with tgai.data.resize(images, {expected[0]}) and set channels with "
+            f"tgai.data.to_channels(images, {expected[2]})."
+        )
+    return value
+
+
 def labels(value, count: int, argument: str = "labels") -> np.ndarray:
     """Check integer labels that must pair one-to-one with `count` images. Return them as int64."""
     value = np.asarray(value)

@@ -1,12 +1,14 @@
-"""Fine-tune the GAN and the VAE for a few steps under `tf.distribute.MirroredStrategy` on two logical CPUs.
+"""Fine-tune every registered model for a few steps under `tf.distribute.MirroredStrategy` on two logical CPUs.
 
 Run in a fresh interpreter by tests/test_distribute.py: the CPU must be split into logical devices before
-TensorFlow runs any op, which only a new process guarantees. Prints one JSON line with, per model, the
-losses, the replica count, the optimizer steps seen by each replica, and the largest difference between
-the two replicas' copies of any variable (0.0 when they agree bit for bit).
+TensorFlow runs any op, which only a new process guarantees. The models are the entries of the registry in
+tests/models.py (each one's `fine_tune`, built inside `strategy.scope()`, then its module's `train`). Prints
+one JSON line with, per model, the losses, the replica count, the optimizer steps seen by each replica, and
+the largest difference between the two replicas' copies of any variable (0.0 when they agree bit for bit).
 """
 
 import json
+import pathlib
 import sys
 
 import tensorflow as tf
@@ -17,8 +19,11 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the model registry
+import models  # noqa: E402
+
 import tgai  # noqa: E402
-from tgai import data, gan, vae  # noqa: E402
+from tgai import data  # noqa: E402
 
 STEPS, CHUNK, BATCH = 4, 2, 16
 
@@ -45,32 +50,20 @@ def main() -> None:
     images, _ = data.load("digits", "train", image_size=32, channels=1, limit=64)
     report = {"replicas": strategy.num_replicas_in_sync, "devices": list(strategy.extended.worker_devices)}
 
-    with strategy.scope():
-        model, _ = vae.make("full", seed=0)  # fine-tune the committed source VAE
-    history = vae.train(model, images, STEPS, BATCH, seed=0, heldout=images[:32], eval_every=CHUNK)
-    # Weights and optimizer slots, not metric trackers: those are per-replica partial sums by design.
-    variables = model.weights + model.optimizer.variables
-    count, gap = _replica_gap(strategy, variables)
-    report["vae"] = {
-        "losses": history["train_loss"][1:] + history["negative_elbo"],
-        "mirrored_variables": count,
-        "total_variables": len(variables),
-        "replica_gap": gap,
-        "steps": _steps(strategy, model.optimizer),
-    }
-
-    with strategy.scope():
-        model, _ = gan.make_gan("scratch", seed=0, augment=gan.AUGMENT_OPERATIONS)
-    history = gan.train(model, images, STEPS, BATCH, seed=0, eval_every=CHUNK)
-    variables = model.weights + model.d_optimizer.variables + model.g_optimizer.variables
-    count, gap = _replica_gap(strategy, variables)
-    report["gan"] = {
-        "losses": [float(value) for name in ("d_loss", "g_loss") for value in history.history[name]],
-        "mirrored_variables": count,
-        "total_variables": len(variables),
-        "replica_gap": gap,
-        "steps": _steps(strategy, model.d_optimizer) + _steps(strategy, model.g_optimizer),
-    }
+    for name, case in models.MODELS.items():
+        with strategy.scope():
+            model, _ = case.build_fine_tune(seed=0)
+        losses = case.train(model, images, STEPS, BATCH, seed=0, eval_every=CHUNK)
+        # Weights and optimizer slots, not metric trackers: those are per-replica partial sums by design.
+        variables = model.weights + [variable for optimizer in model.optimizers for variable in optimizer.variables]
+        count, gap = _replica_gap(strategy, variables)
+        report[name] = {
+            "losses": losses,
+            "mirrored_variables": count,
+            "total_variables": len(variables),
+            "replica_gap": gap,
+            "steps": [step for optimizer in model.optimizers for step in _steps(strategy, optimizer)],
+        }
     sys.stdout.write("RESULT " + json.dumps(report) + "\n")
 
 

@@ -33,6 +33,7 @@ REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPOSITORY / "tests"))  # the model registry, when run as a script
 
 import models  # noqa: E402
+
 TARGET_IMAGES = 64
 BATCH_SIZE = 16
 
@@ -52,10 +53,13 @@ def _variables(model):
 
 
 def _child(arguments) -> None:
+    # tgai before keras: it sets TF_ENABLE_ONEDNN_OPTS=0 (and quietens the logs) before TensorFlow loads.
+    # Imported after keras, oneDNN would be on or off depending on whether the parent process had imported
+    # tgai when it launched this run, and two same-seed runs launched before and after would differ.
+    import tgai  # noqa: I001 - must come first
     import keras
     import numpy as np
 
-    import tgai  # first: it quietens TensorFlow's logs before TensorFlow loads
     from tgai import data, training
 
     tgai.setup(seed=arguments.seed)
