@@ -114,7 +114,7 @@ def test_resize_antialiases():
     [
         ({"name": "imagenet"}, "Unknown dataset name.*'imagenet'.*Valid values: cifar10, digits"),
         ({"name": "digits", "split": "validation"}, "Unknown split.*'validation'.*test, train"),
-        ({"name": "digits", "image_size": 4}, "image_size must be at least 8; received image_size=4"),
+        ({"name": "digits", "image_size": 4}, "image_size must be an integer >= 8; received image_size=4"),
         ({"name": "digits", "channels": 2}, r"channels must be 1 \(gray\) or 3 \(RGB\); received channels=2"),
         ({"name": "digits", "limit": 0}, "limit must be an integer >= 1; received limit=0"),
     ],

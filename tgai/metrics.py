@@ -15,6 +15,9 @@ Reference: Bińkowski et al., "Demystifying MMD GANs", ICLR 2018 (KID); Heusel e
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
+
 import numpy as np
 import scipy.linalg
 
@@ -166,3 +169,54 @@ def nearest_training_images(samples, training_images):
     squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
     indices = np.argmin(squared, axis=1)
     return indices, np.sqrt(np.maximum(squared[np.arange(len(a)), indices], 0.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recognisability:
+    """How many images the judge reads as some digit with confidence, and which digits those are.
+
+    Attributes:
+        fraction: Share of images whose most likely class has probability >= `threshold`.
+        classes: How many of the 10 classes those confident images cover.
+        counts: Confident images per class (length 10).
+        threshold: The probability threshold used.
+    """
+
+    fraction: float
+    classes: int
+    counts: tuple
+    threshold: float
+
+    def __str__(self):
+        return f"{self.fraction:.2f} recognisable ({self.classes} classes)"
+
+
+def recognisability(images, threshold: float = 0.9) -> Recognisability:
+    """The fraction of images the judge gives some class a probability of at least `threshold`.
+
+    Introduced in lesson 00. It measures what a learner's eye checks in a sample grid: do these look like
+    digits, and which ones? Real held-out digits are the ceiling to print beside it (about 0.9 at the
+    default threshold); a generator that has collapsed to a few shapes scores few `classes`.
+
+    Args:
+        images: float NHWC images in [0, 1], at least 16x16 (resized to 32x32 gray for the judge).
+        threshold: A probability strictly between 0.1 (chance among 10 classes) and 1.
+
+    Returns:
+        A `Recognisability`.
+
+    Raises:
+        TypeError: for a threshold that is not a number.
+        ValueError: for a threshold outside (0.1, 1), or bad images.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(f"threshold must be a probability in (0.1, 1); received {validation.describe(threshold)}. Use e.g. 0.9.")
+    if not 0.1 < float(threshold) < 1.0:
+        raise ValueError(
+            f"threshold must be a probability in (0.1, 1); received threshold={threshold!r}. At 0.1 or below every image "
+            "passes (chance among 10 classes); use e.g. 0.9."
+        )
+    probabilities = judge.probabilities(validation.images(images))
+    confident = probabilities.max(axis=1) >= threshold
+    counts = np.bincount(probabilities.argmax(axis=1)[confident], minlength=probabilities.shape[1])
+    return Recognisability(float(confident.mean()), int((counts > 0).sum()), tuple(int(c) for c in counts), float(threshold))

@@ -31,14 +31,14 @@ def _versions() -> dict:
 
 
 def train_judge(epochs: int, seed: int = 0):
-    """Train a judge on the `digits` test split, with small shifts and rotations as augmentation.
+    """Train a judge on `mnist_5k`'s judge split, with small shifts and rotations as augmentation.
 
     Returns:
-        `(model, accuracy)`: the trained model and its accuracy on the `digits` train split, which it
-        never saw.
+        `(model, accuracy)`: the trained model and its accuracy on `mnist_5k`'s test split (the held-out
+        reference every comparison uses), which it never saw.
     """
-    images, labels = data.load("digits", "test", IMAGE_SIZE, 1)
-    check_images, check_labels = data.load("digits", "train", IMAGE_SIZE, 1)
+    images, labels = data.load(*judge.TRAINING_DATA, IMAGE_SIZE, 1)
+    check_images, check_labels = data.load("mnist_5k", "test", IMAGE_SIZE, 1)
     keras.utils.set_random_seed(seed)
     augment = keras.Sequential(
         [
@@ -67,11 +67,11 @@ def pretrain_judge(seed: int = 0) -> dict:
         "judge",
         file,
         command="python -m tgai pretrain judge",
-        trained_on="digits test split (899 images)",
+        trained_on=f"mnist_5k judge split ({len(data.load(*judge.TRAINING_DATA)[1])} images)",
         epochs=epochs,
         seed=seed,
         seconds=round(seconds, 1),
-        heldout_accuracy=round(accuracy, 4),
+        accuracy_on_mnist_5k_test=round(accuracy, 4),
         **_versions(),
     )
 
@@ -85,17 +85,17 @@ def pretrain_gan(seed: int = 0) -> dict:
     steps = config.profile().pretrain_gan_steps
     images, _ = data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)
     glyph_test, _ = data.load("glyphs", "test", IMAGE_SIZE, 1, seed=seed)
-    digits_test, _ = data.load("digits", "test", IMAGE_SIZE, 1)
+    target_test, _ = data.load("mnist_5k", "test", IMAGE_SIZE, 1)
     model = gan.GAN.create(seed=seed, ema_decay=0.999)
     model.compile()
     chunk = min(500, steps) if steps % min(500, steps) == 0 else steps
     start = time.perf_counter()
     training.fit(model, images, steps, BATCH_SIZE, seed=seed, chunk=chunk)
     seconds = time.perf_counter() - start
-    count = min(1000, len(glyph_test), len(digits_test))
+    count = min(1000, len(glyph_test), len(target_test))
     samples = model.sample(count, seed=seeds.derive(seed, "evaluation_samples"))
     source_kid = metrics.kid_x1000(samples, metrics.judge_features(glyph_test[:count]))
-    target_kid = metrics.kid_x1000(samples, metrics.judge_features(digits_test[:count]))
+    target_kid = metrics.kid_x1000(samples, metrics.judge_features(target_test[:count]))
     networks = {"generator": model.ema_generator, "discriminator": model.discriminator}
     file = checkpoints.save(networks, checkpoints.data_dir() / "gan.weights.h5", latent_dim=model.latent_dim)
     return checkpoints.record(
@@ -108,7 +108,7 @@ def pretrain_gan(seed: int = 0) -> dict:
         seed=seed,
         seconds=round(seconds, 1),
         kid_x1000_vs_glyphs_test_judge=round(source_kid, 2),
-        kid_x1000_vs_digits_test_judge=round(target_kid, 2),
+        kid_x1000_vs_mnist_5k_test_judge=round(target_kid, 2),
         note="generator: the EMA generator (decay 0.999); discriminator: at the last step",
         **_versions(),
     )
@@ -118,19 +118,19 @@ def pretrain_vae(seed: int = 0) -> dict:
     """Train the source VAE on the glyphs train split and commit it (`python -m tgai pretrain vae`).
 
     Runs `profile().pretrain_vae_steps` steps at batch 64 and records the run time and the held-out -ELBO
-    on the glyphs test split and, zero-shot, on the digits.
+    on the glyphs test split and, zero-shot, on mnist_5k's test split.
     """
     steps = config.profile().pretrain_vae_steps
     images, _ = data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)
     heldout, _ = data.load("glyphs", "test", IMAGE_SIZE, 1, limit=1000, seed=seed)
-    digits, _ = data.load("digits", "test", IMAGE_SIZE, 1)
+    target, _ = data.load("mnist_5k", "test", IMAGE_SIZE, 1)
     keras.utils.set_random_seed(seed)
     model, _ = vae.make("scratch", seed=seed, steps_per_execution=100)
     start = time.perf_counter()
     vae.train(model, images, steps, BATCH_SIZE, seed, eval_every=100)
     seconds = time.perf_counter() - start
     glyph_score = vae.negative_elbo(model, heldout, samples=5)
-    digit_score = vae.negative_elbo(model, digits, samples=5)
+    target_score = vae.negative_elbo(model, target, samples=5)
     file = checkpoints.save(model.networks, checkpoints.data_dir() / "vae.weights.h5", latent_dim=model.latent_dim)
     return checkpoints.record(
         "vae",
@@ -143,7 +143,7 @@ def pretrain_vae(seed: int = 0) -> dict:
         seed=seed,
         seconds=round(seconds, 1),
         heldout_glyph_negative_elbo_nats=round(glyph_score["negative_elbo"], 2),
-        zero_shot_digit_negative_elbo_nats=round(digit_score["negative_elbo"], 2),
+        zero_shot_mnist_5k_test_negative_elbo_nats=round(target_score["negative_elbo"], 2),
         **_versions(),
     )
 

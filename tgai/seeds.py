@@ -9,8 +9,9 @@ that no module invents its own arithmetic and two purposes never collide by acci
 Usage notes:
     * Each purpose maps a seed to `multiplier * seed + offset + index`. The rows reproduce the streams the
       committed checkpoints and notebook outputs were made with, so they stay reproducible. Within a row,
-      `index` numbers the parts (layer 1, 2, ...) and must stay below the row's `spacing`, so that no two
-      seeds of one purpose share a derived seed.
+      `index` numbers the parts (layer 1, 2, ...) and must stay below the row's `spacing`. Where the
+      multiplier is at least the spacing, no two seeds of one purpose share a derived seed; the judge's
+      augmentation row (multiplier 1, spacing 2, kept for the committed judge) is the one exception.
     * A new purpose is a new row: pick an offset whose range `[offset, offset + spacing)` is unused.
 """
 
@@ -42,7 +43,7 @@ PURPOSES: dict[str, Purpose] = {
     "test_split": Purpose(1, 1_000_003, 1, "rendering of a synthetic test split, apart from the train split"),
     "evaluation_latents": Purpose(1, 1_000_003, 1, "fixed latents every KID evaluation of a run reuses"),
     "evaluation_samples": Purpose(1, 1, 1, "samples drawn once after training, apart from the snapshot latents"),
-    "evaluation_noise": Purpose(7919, 1, 7919, "a VAE's sampling noise outside training (index: the draw)"),
+    "evaluation_noise": Purpose(1, 1, 1, "a VAE's sampling noise outside training, from the draw number"),
 }
 
 

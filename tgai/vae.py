@@ -82,9 +82,9 @@ class Sampling(keras.layers.Layer):
 
     Introduced in lesson 04. The noise is off the path from the encoder's outputs to z, so gradients reach
     `mean` and `log_var`. With `step` (from `train_step`) it is drawn statelessly from `(seed, step, replica)`,
-    so a resumed run draws what an uninterrupted one did. Outside training it is a fixed function of the
-    build-time `seed` and `noise_seed`: evaluating never disturbs training, and models built with one seed
-    (also after a `tgai.transfer.restart`) are compared on common random numbers.
+    so a resumed run draws what an uninterrupted one did. Outside training it is a fixed function of
+    `noise_seed` alone: evaluating never disturbs training, and every model, whatever its seed, is evaluated
+    on the same draws (common random numbers make comparisons between models less noisy).
     """
 
     def __init__(self, seed: int = 0, **kwargs):
@@ -102,7 +102,7 @@ class Sampling(keras.layers.Layer):
             key = tf.random.experimental.stateless_fold_in(key, tf.cast(replica_id, tf.int64))
             epsilon = tf.random.stateless_normal(tf.shape(z_mean), seed=key, dtype=z_mean.dtype)
         else:
-            seed = self.seed_generator if training else seeds.derive(self.seed, "evaluation_noise", noise_seed)
+            seed = self.seed_generator if training else seeds.derive(noise_seed, "evaluation_noise")
             epsilon = keras.random.normal(keras.ops.shape(z_mean), seed=seed)
         return z_mean + keras.ops.exp(0.5 * z_log_var) * epsilon
 

@@ -66,7 +66,7 @@ def images(value, argument: str = "images", channels=(1, 3), min_size: int | Non
     if value.shape[-1] not in channels:
         raise ValueError(
             f"{argument} must have {' or '.join(map(str, channels))} channels (last axis); received "
-            f"{describe(value)}. Images are NHWC; convert with tgai.data.to_channels(images, 3)."
+            f"{describe(value)}. Images are NHWC; convert with tgai.data.to_channels(images, {channels[-1]})."
         )
     if min_size is not None and min(value.shape[1:3]) < min_size:
         raise ValueError(
