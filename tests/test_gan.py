@@ -253,10 +253,10 @@ def test_committed_source_checkpoint_loads_and_samples():
         gan.load_source(image_shape=(64, 64, 1))
 
 
-def test_kid_evaluation_uses_fixed_latents_and_the_judge():
+def test_sample_evaluation_uses_fixed_latents_and_the_judge():
     real = np.random.default_rng(0).uniform(0.0, 1.0, (12, 32, 32, 1)).astype(np.float32)
     model, _ = gan.make_gan("scratch", seed=0)
-    evaluate = gan.kid_evaluation(real, samples=8)
+    evaluate = gan.sample_evaluation(real, samples=8)
     first, second = evaluate(model, 3), evaluate(model, 3)
     assert set(first) == {"kid"} and np.isfinite(first["kid"])
     assert first == second  # the same latents every time for one seed: numbers along a run are comparable
@@ -270,7 +270,7 @@ def test_comparison_reuses_one_model_per_strategy_and_keeps_each_runs_generator(
     # experiments.run restarts one compiled model per run; each run equals a run on a new make_gan model.
     tgai.setup(seed=0)
     real = np.random.default_rng(0).uniform(0.0, 1.0, (24, 32, 32, 1)).astype(np.float32)
-    evaluate = gan.kid_evaluation(real[16:], samples=4)
+    evaluate = gan.sample_evaluation(real[16:], samples=4)
     keep = lambda model: [np.array(weight) for weight in model.ema_generator.weights]
     built = []
     for seed in (0, 1):

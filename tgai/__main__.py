@@ -12,7 +12,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from tgai import assets, checkpoints, config, pretrain
+from tgai import assets, checkpoints, config, mnist5k, pretrain
 
 # The committed checkpoints `pretrain` can regenerate (the functions live in tgai.pretrain).
 PRETRAINERS = ("gan", "judge", "vae")
@@ -36,6 +36,10 @@ def _doctor(arguments) -> int:
         healthy &= state != "corrupt"
         where = f" ({path})" if path else ""
         print(f"  {name:28s} {state}{where}")
+    print("data shipped by installed packages:")
+    state = mnist5k.status()
+    healthy &= state == "ok"
+    print(f"  {'mnist_5k':28s} {state} ({mnist5k.PACKAGE} {mnist5k.installed_version()}; {mnist5k.LICENCE})")
     print("committed checkpoints:")
     for name in sorted(checkpoints.manifest()):
         try:

@@ -192,7 +192,7 @@ def weights_and_data_description() -> str:
     if is_offline():
         return (
             "offline: VGG16 = HED edge-detection trunk (not ImageNet), ResNet50 = random init, "
-            "data = glyphs + digits"
+            "data = glyphs + mnist_5k + digits"
         )
     return "online: ImageNet weights and keras datasets are fetched on first use"
 

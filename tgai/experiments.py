@@ -7,7 +7,7 @@ which costs nothing, where tracing a new model costs seconds on a CPU), trains i
 
     runs = tgai.experiments.compare({"scratch": (model, "scratch"), "fine-tune": (model, "full")},
                                     images, seeds=[0, 1, 2], steps=100, batch_size=16, eval_every=25,
-                                    evaluate=tgai.gan.kid_evaluation(heldout, samples=500))
+                                    evaluate=tgai.gan.sample_evaluation(heldout, samples=500))
     runs["fine-tune"][0].final("kid")
 
 A claim about a strategy should rest on the median over seeds and on an effect larger than the spread.

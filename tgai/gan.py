@@ -164,7 +164,9 @@ class GAN(keras.Model):
         self.loss_name = loss
         # A variable, not a constant baked into the traced step, so that a restart can change it.
         self.seed_variable = keras.Variable(validation.positive_int(seed, "seed", minimum=0), dtype="int64", trainable=False, name="seed")
+        # The EMA starts from the generator here and again at `compile`, after a strategy set the start.
         self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -325,9 +327,12 @@ def generate(generator, codes, batch_size: int = 256) -> np.ndarray:
 def load_source(seed: int = 0, image_shape=IMAGE_SHAPE) -> GAN:
     """Return an uncompiled GAN holding the committed source generator and discriminator (sha256 checked).
 
-    Introduced in lesson 03. Its `generator` is the source's EMA generator, the one that was sampled.
+    Introduced in lesson 03. Its `generator` is the source run's EMA generator, the one that was sampled, and
+    its own EMA starts from it, so `load_source().sample(...)` draws from the source.
     """
-    return transfer.load_source(GAN, seed=seed, image_shape=image_shape)
+    source = transfer.load_source(GAN, seed=seed, image_shape=image_shape)
+    source.ema_generator.set_weights(source.generator.get_weights())
+    return source
 
 
 def make_gan(strategy="full", blocks=2, augment=None, seed=0, image_shape=IMAGE_SHAPE, learning_rate=2e-4, ema_decay=0.99, source=None):
@@ -370,12 +375,14 @@ def train(gan, images, steps: int, batch_size: int, seed: int = 0, eval_every: i
     return training.fit(gan, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=list(callbacks), backup_dir=backup_dir)
 
 
-def kid_evaluation(heldout_images, samples: int):
-    """Return `evaluate(gan, seed) -> {"kid": KID x 1000}` of EMA samples vs held-out images, in the judge space.
+def sample_evaluation(heldout_images, samples: int):
+    """Return `evaluate(gan, seed) -> {"kid": KID x 1000, "recognisable": fraction}` of EMA samples.
 
-    Introduced in lesson 03, for `tgai.experiments.compare`. Every evaluation of a run with seed `seed` uses
-    the same latents, and every strategy run with that seed uses them too; as many samples as held-out
-    images, so that numbers along a run and across strategies are comparable.
+    Introduced in lesson 03, for `tgai.experiments.compare`. Both numbers come from the judge CNN: KID x 1000
+    between `samples` EMA samples and as many held-out images, in its feature space, and the fraction of
+    the samples it reads as some digit with probability >= 0.9 (`tgai.metrics.recognisability`). Every
+    evaluation of a run with seed `seed` uses the same latents, and so does every strategy run with that
+    seed, so that numbers along a run and across strategies are comparable.
     """
     samples = validation.positive_int(samples, "samples", minimum=2)
     heldout_images = validation.images(heldout_images, "heldout_images")
@@ -384,7 +391,8 @@ def kid_evaluation(heldout_images, samples: int):
     reference = metrics.judge_features(heldout_images[:samples])
 
     def evaluate(gan, seed):
-        fixed = latents(samples, seeds.derive(seed, "evaluation_latents"), gan.latent_dim)
-        return {"kid": metrics.kid_x1000(generate(gan.ema_generator, fixed), reference, subsets=20, seed=seed)}
+        generated = generate(gan.ema_generator, latents(samples, seeds.derive(seed, "evaluation_latents"), gan.latent_dim))
+        kid = metrics.kid_x1000(generated, reference, subsets=20, seed=seed)
+        return {"kid": kid, "recognisable": metrics.recognisability(generated).fraction}
 
     return evaluate

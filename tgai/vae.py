@@ -1,8 +1,8 @@
 """A convolutional VAE for transfer: the encoder, the decoder, and a `VAE` model with its `train_step`.
 
 Introduced in lesson 04: a VAE pre-trained on typeset `glyphs` (committed under `data/`) is adapted to a
-few handwritten `digits` (all of it, its decoder or its encoder) and compared with one trained from scratch,
-with the GAN's transfer functions (`tgai.transfer`). The loss is the negative evidence lower bound in nats
+few real handwritten digits (`mnist_5k`): all of it, its decoder or its encoder, each compared with one
+trained from scratch, with the GAN's transfer functions (`tgai.transfer`). The loss is the negative evidence lower bound in nats
 per image, `-ELBO = E_q[-log p(x | z)] + beta * KL(q(z | x) || N(0, I))`, with a Bernoulli decoder, a
 Gaussian encoder and an optional perceptual term (DFC-VAE). Images are float32 NHWC in [0, 1].
 
