@@ -243,6 +243,8 @@ def test_committed_source_checkpoint_loads_and_samples():
     assert entries["gan"]["bytes"] < 5_000_000
     source = gan.load_source()
     assert source.sample(4).shape == (4, 32, 32, 1)
+    # The loaded GAN's EMA starts from the source generator: sampling it draws from the source.
+    np.testing.assert_array_equal(source.sample(4, seed=1), gan.sample(source.generator, 4, seed=1))
     model, report = gan.make_gan("freeze_d", blocks=2)
     assert report.trainable["discriminator"] < report.total["discriminator"]
     assert report.trainable["generator"] == report.total["generator"]
@@ -258,11 +260,12 @@ def test_sample_evaluation_uses_fixed_latents_and_the_judge():
     model, _ = gan.make_gan("scratch", seed=0)
     evaluate = gan.sample_evaluation(real, samples=8)
     first, second = evaluate(model, 3), evaluate(model, 3)
-    assert set(first) == {"kid"} and np.isfinite(first["kid"])
+    assert set(first) == {"kid", "recognisable"} and np.isfinite(first["kid"]) and 0.0 <= first["recognisable"] <= 1.0
     assert first == second  # the same latents every time for one seed: numbers along a run are comparable
     fixed = gan.latents(8, seeds.derive(3, "evaluation_latents"), model.latent_dim)
     expected = metrics.kid_x1000(gan.generate(model.ema_generator, fixed), metrics.judge_features(real[:8]), subsets=20, seed=3)
     assert first["kid"] == pytest.approx(expected)
+    assert first["recognisable"] == metrics.recognisability(gan.generate(model.ema_generator, fixed)).fraction
     assert evaluate(model, 4) != first  # another seed draws other latents
 
 
