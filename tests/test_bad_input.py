@@ -187,7 +187,7 @@ def _cases():
             "domain_pair/n-target-too-many",
             lambda c: data.domain_pair(source="digits", n_target=5000),
             ValueError,
-            (r"n_target=5000", r"898 images", r"Use n_target <= 898"),
+            (r"n_target=5000", r"1000 images in 'mnist_5k' train", r"Use n_target <= 1000"),
         ),
         Case("domain_pair/n-source-zero", lambda c: data.domain_pair(n_source=0), ValueError, (r"n_source", r"n_source=0", r">= 1")),
         Case("domain_pair/unknown-source", lambda c: data.domain_pair(source="fonts"), ValueError, (r"dataset name", r"'fonts'", r"Valid values")),
