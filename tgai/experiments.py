@@ -1,6 +1,7 @@
 """Comparing transfer strategies fairly: every strategy, every seed, the same steps, batch and evaluations.
 
-Introduced in lesson 03 (GAN fine-tuning); lesson 04 (VAE adaptation) uses it too. A comparison is a loop
+Introduced in lesson 03 (GAN fine-tuning); lesson 04 writes the same loop out with `tgai.transfer.restart`
+and `tgai.vae.train`, whose held-out curves it plots. A comparison is a loop
 over seeds and strategies; each run restarts one compiled model per strategy (`tgai.transfer.restart`,
 which costs nothing, where tracing a new model costs seconds on a CPU), trains it with
 `tgai.training.fit`, evaluates it every `eval_every` steps, and keeps snapshots and a copy of the result.
