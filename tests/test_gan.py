@@ -131,21 +131,33 @@ def test_sample_is_seeded_and_in_unit_range():
 # ------------------------------------------------------------------------------------------ DiffAugment
 
 
-def test_diff_augment_is_identical_on_real_and_fake_for_one_draw():
+def test_diff_augment_draws_per_seed_so_real_and_fake_draw_independently():
     batch = tf.constant(images(6) * 2 - 1)
-    real, fake = augment.diff_augment([batch, tf.identity(batch)], seed=(1, 2))
-    assert np.array_equal(np.asarray(real), np.asarray(fake))
-    assert not np.allclose(np.asarray(real), np.asarray(batch))
-    (again,) = augment.diff_augment([batch], seed=(1, 2))
-    assert np.array_equal(np.asarray(again), np.asarray(real))
-    (other,) = augment.diff_augment([batch], seed=(1, 3))
-    assert not np.array_equal(np.asarray(other), np.asarray(real))
+    first = np.asarray(augment.diff_augment(batch, seed=(1, 2)))
+    assert not np.allclose(first, np.asarray(batch))
+    assert np.array_equal(np.asarray(augment.diff_augment(batch, seed=(1, 2))), first)  # stateless
+    assert not np.array_equal(np.asarray(augment.diff_augment(batch, seed=(1, 3))), first)
+
+
+def test_train_step_augments_real_and_fake_with_independent_draws(monkeypatch):
+    tgai.setup(seed=0)
+    model, _ = small_gan(augment=augment.AUGMENT_OPERATIONS)
+    seeds_seen = []
+    original = augment.diff_augment
+
+    def recording(images, policy, seed):
+        seeds_seen.append(tuple(np.asarray(seed)))
+        return original(images, policy, seed)
+
+    monkeypatch.setattr(augment, "diff_augment", recording)
+    model.train_step(tf.constant(images(8)))  # eagerly: one call per augmented batch
+    assert len(seeds_seen) == 3 and len(set(seeds_seen)) == 3  # real, fake (D step) and fake (G step)
 
 
 def test_diff_augment_is_differentiable():
     batch = tf.Variable(images(4) * 2 - 1)
     with tf.GradientTape() as tape:
-        (augmented,) = augment.diff_augment([batch], seed=(0, 5))
+        augmented = augment.diff_augment(batch, seed=(0, 5))
         total = tf.reduce_sum(augmented**2)
     gradient = np.asarray(tape.gradient(total, batch))
     assert np.all(np.isfinite(gradient)) and np.abs(gradient).sum() > 0
@@ -153,17 +165,17 @@ def test_diff_augment_is_differentiable():
 
 def test_translation_shifts_content_and_cutout_zeroes_a_patch():
     batch = tf.ones((8, *SHAPE))
-    (shifted,) = augment.diff_augment([batch], policy=("translation",), seed=(0, 1))
+    shifted = augment.diff_augment(batch, policy=("translation",), seed=(0, 1))
     shifted = np.asarray(shifted)
     assert set(np.unique(shifted)) <= {0.0, 1.0} and shifted.sum() < batch.numpy().sum()
-    (cut,) = augment.diff_augment([batch], policy=("cutout",), seed=(0, 1))
+    cut = augment.diff_augment(batch, policy=("cutout",), seed=(0, 1))
     zeros = (np.asarray(cut) == 0).reshape(8, -1).sum(axis=1)
     assert np.all(zeros > 0) and np.all(zeros <= 8 * 8)
 
 
 def test_diff_augment_rejects_unknown_operations():
     with pytest.raises(ValueError, match="policy entry"):
-        augment.diff_augment([tf.zeros((1, *SHAPE))], policy=("rotation",))
+        augment.diff_augment(tf.zeros((1, *SHAPE)), policy=("rotation",))
     with pytest.raises(ValueError, match="augment entry"):
         gan.GAN(gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8), augment=("flip",))
 

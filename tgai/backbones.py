@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import os
 import pathlib
 import sys
@@ -45,7 +44,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tgai import assets, config, data, offline_weights, validation
+from tgai import assets, config, data, files, offline_weights, validation
 
 # Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
 config.register_settings(
@@ -316,11 +315,8 @@ def _read_cache(file: pathlib.Path, names: list[str]):
 
 
 def _write_cache(file: pathlib.Path, results: dict) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, **results)
-    temporary = file.with_name(f".{file.name}.{os.getpid()}.part")
-    temporary.write_bytes(buffer.getvalue())
-    os.replace(temporary, file)  # Atomic: a reader never sees a half-written cache file.
+    with files.atomic_path(file) as temporary:  # a reader never sees a half-written cache file
+        np.savez(temporary, **results)
 
 
 def extract(

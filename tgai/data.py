@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tgai import assets, config, glyphs, mnist5k, seeds, validation
+from tgai import assets, config, files, glyphs, mnist5k, seeds, validation
 
 BUNDLED = ("glyphs", "glyph_letters", "mnist_5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -93,12 +93,10 @@ def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
             with np.load(path, allow_pickle=False) as stored:
                 return stored["images"], stored["labels"]
         except (OSError, ValueError, KeyError):
-            path.unlink()  # A half-written cache file: render again.
+            pass  # A damaged or foreign file: render again and replace it.
     images, labels = glyphs.render(count, characters, image_size, render_seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.npz")
-    np.savez(temporary, images=images, labels=labels)
-    temporary.replace(path)
+    with files.atomic_path(path) as temporary:
+        np.savez(temporary, images=images, labels=labels)
     return images, labels
 
 

@@ -28,6 +28,20 @@ def positive_int(value, argument: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def int_in_range(value, argument: str, minimum: int, maximum: int, why: str = "") -> int:
+    """Return `value` as an int if `minimum <= value <= maximum`, else raise naming `argument` and the range.
+
+    Notebooks check their parameters cell with it, so that a learner who sets, say, `N_TARGET = 5` reads an
+    error about `N_TARGET`, not about an argument of a function the notebook calls.
+    """
+    reason = f" ({why})" if why else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {describe(value)}.")
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {argument}={value}.")
+    return int(value)
+
+
 def choice(value, argument: str, choices) -> str:
     """Return `value` if it is one of `choices`, else raise a `ValueError` listing them."""
     valid = sorted(choices)

@@ -1,0 +1,39 @@
+"""Atomic file writes for every cache and result file the kit writes.
+
+Learners share caches: a JupyterHub class points many kernels at one `TGAI_HOME`, and one learner may run two
+notebooks at once. Each writer therefore writes a temporary file of its own (a unique name from `tempfile`,
+in the destination's folder) and renames it over the destination in one atomic step, so a reader sees the
+old file or the new one, never half of one, and concurrent writers never rename each other's file away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a unique temporary path next to `path`; on success, move it over `path` atomically.
+
+    Write the file to the yielded path (with any library: `np.savez`, `h5py`, `json`). If the block
+    raises, the temporary file is removed and `path` is left as it was.
+
+    Args:
+        path: The destination file; its folder is created if needed.
+
+    Yields:
+        A `pathlib.Path` with the destination's suffix, so that libraries that add one do not.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    temporary = pathlib.Path(name)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
