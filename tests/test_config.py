@@ -148,3 +148,18 @@ def test_tensorflow_log_level_set_before_import():
 def test_unknown_attribute():
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         tgai.nonsense  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (5, ValueError, r"N_TARGET must be an integer from 10 to 1000 \(one per digit\); received N_TARGET=5\."),
+        (1001, ValueError, r"received N_TARGET=1001"),
+        (50.0, TypeError, r"from 10 to 1000 \(one per digit\); received 50\.0"),
+        (True, TypeError, r"received True"),
+    ],
+)
+def test_notebook_parameters_are_checked_by_their_own_name(value, error, message):
+    with pytest.raises(error, match=message):
+        tgai.validation.int_in_range(value, "N_TARGET", 10, 1000, "one per digit")
+    assert tgai.validation.int_in_range(np.int64(10), "N_TARGET", 10, 1000) == 10

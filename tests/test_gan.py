@@ -327,3 +327,33 @@ def test_memorisation_check_finds_copies():
     indices, distances = metrics.nearest_training_images(samples, training_images)
     assert list(indices[:2]) == [3, 1]
     assert distances[0] == pytest.approx(0.0, abs=1e-5) and distances[2] > 1.0
+
+
+# ------------------------------------------------------------------------------------------ options
+
+
+def test_compile_uses_xla_on_a_cpu_and_honours_an_explicit_choice():
+    tgai.setup(seed=0)
+    model, _ = small_gan()
+    assert model.jit_compile is True  # "auto" on a CPU, with op determinism on
+    model.compile(jit_compile=False)
+    assert model.jit_compile is False
+    restarted = gan.GAN.create(seed=1, **SMALL)
+    restarted.compile_like(model)
+    assert restarted.jit_compile is False  # a restart keeps the run's setting
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'; received jit_compile='xla'"):
+        model.compile(jit_compile="xla")
+
+
+def test_ema_without_warmup_uses_the_constant_decay():
+    tgai.setup(seed=0)
+    model = gan.GAN.create(seed=0, ema_warmup=False, **SMALL)
+    model.compile()
+    ema_before = snapshot(model.ema_generator.weights)
+    model.train_step(tf.constant(images(8)))
+    live = snapshot(model.generator.weights)
+    for before, current, average in zip(ema_before, live, snapshot(model.ema_generator.weights), strict=True):
+        np.testing.assert_allclose(average, 0.99 * before + 0.01 * current, rtol=1e-5, atol=1e-7)
+    assert model.options()["ema_warmup"] is False
+    with pytest.raises(TypeError, match="ema_warmup must be True or False; received 'no'"):
+        gan.GAN.create(seed=0, ema_warmup="no", **SMALL)

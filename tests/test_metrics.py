@@ -286,3 +286,16 @@ def test_recognisability_checks_its_threshold(threshold, error, message):
     images = np.zeros((2, 32, 32, 1), np.float32)
     with pytest.raises(error, match=message):
         metrics.recognisability(images, threshold=threshold)
+
+
+def test_balanced_recognisability_caps_each_digit_at_a_tenth():
+    from tgai import data
+
+    real, labels = data.load("mnist_5k", "test", limit=400)
+    balanced_real = metrics.recognisability(real)
+    assert abs(balanced_real.balanced - balanced_real.fraction) < 0.05  # a balanced set loses almost nothing
+    ones = real[labels == 1]
+    collapsed = metrics.recognisability(ones)  # readable, but a single digit
+    assert collapsed.fraction > 0.8 and collapsed.classes <= 2 and collapsed.balanced <= 0.2
+    by_hand = metrics.Recognisability(0.5, 2, (15, 5, 0, 0, 0, 0, 0, 0, 0, 0), 0.9, 40)
+    assert by_hand.balanced == (4 + 4) / 40  # each digit counts at most 40 / 10 = 4 images
