@@ -114,6 +114,18 @@ def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, cap
     assert str(ROOT) not in (tmp_path / "results.json").read_text()
 
 
+def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
+    assert run.main(["--tiny", "--only", "budget_gan", "--output", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [result["name"] for result in rows] == ["n10_step2_balanced", "n10_step4_balanced", "n10_seconds_to_quality"]
+    for result in rows:
+        assert result["baseline"] and len(result["samples"]) == len(result["baseline_samples"]) == 1
+    assert "not reached within 4 steps" in rows[-1]["notes"]
+
+
 def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")

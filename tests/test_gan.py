@@ -272,12 +272,14 @@ def test_sample_evaluation_uses_fixed_latents_and_the_judge():
     model, _ = gan.make_gan("scratch", seed=0)
     evaluate = gan.sample_evaluation(real, samples=8)
     first, second = evaluate(model, 3), evaluate(model, 3)
-    assert set(first) == {"kid", "recognisable"} and np.isfinite(first["kid"]) and 0.0 <= first["recognisable"] <= 1.0
+    assert set(first) == {"kid", "recognisable", "classes", "balanced"} and np.isfinite(first["kid"])
+    assert 0.0 <= first["balanced"] <= first["recognisable"] <= 1.0 and 0 <= first["classes"] <= 10
     assert first == second  # the same latents every time for one seed: numbers along a run are comparable
     fixed = gan.latents(8, seeds.derive(3, "evaluation_latents"), model.latent_dim)
     expected = metrics.kid_x1000(gan.generate(model.ema_generator, fixed), metrics.judge_features(real[:8]), subsets=20, seed=3)
     assert first["kid"] == pytest.approx(expected)
-    assert first["recognisable"] == metrics.recognisability(gan.generate(model.ema_generator, fixed)).fraction
+    judged = metrics.recognisability(gan.generate(model.ema_generator, fixed))
+    assert (first["recognisable"], first["classes"], first["balanced"]) == (judged.fraction, judged.classes, judged.balanced)
     assert evaluate(model, 4) != first  # another seed draws other latents
 
 

@@ -262,7 +262,7 @@ def test_real_held_out_digits_are_recognisable_and_glyphs_less_so():
     real, _ = data.load("mnist_5k", "test", limit=400)
     result = metrics.recognisability(real)
     assert result.fraction > 0.85 and result.classes == 10 and sum(result.counts) == round(result.fraction * 400)
-    assert str(result).startswith(f"{result.fraction:.2f} recognisable (10 classes)")
+    assert str(result) == f"{result.fraction:.2f} recognisable (10 classes, {result.balanced:.2f} balanced)"
     noise = np.random.default_rng(0).uniform(0, 1, (200, 32, 32, 1)).astype(np.float32)
     assert metrics.recognisability(noise).fraction < result.fraction - 0.3
     assert metrics.recognisability(real, threshold=0.99).fraction <= result.fraction

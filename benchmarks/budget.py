@@ -1,0 +1,78 @@
+"""Lesson 03's longer picture: how transfer's head start changes with the number of target images and with steps.
+
+For N = 10, 30 and 100 target images (from `mnist_5k`'s train split, data seed 0) and each training seed, the GAN
+is fine-tuned from the committed source (`full`) and trained from scratch with lesson 03's recipe (Adam 2e-4,
+batch 32 or N, EMA 0.99 without warm-up, XLA on a CPU) for the scale's steps, and evaluated on held-out digits:
+balanced recognisability (the judge reads a sample as a digit with probability >= 0.9, counting at most a tenth
+of the samples per digit), digits covered and KID x 1000 in the judge's feature space. Rows: fine-tuning's
+median at each evaluated step against scratch's (ratio fine-tune / scratch), and the seconds of training each
+needs to first reach balanced recognisability 0.3 (time to quality; a run that never gets there counts as its
+whole length, so that ratio is a lower bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks import common
+
+QUALITY = 0.3  # balanced recognisability that counts as "draws handwritten digits of most kinds"
+
+
+def _seconds_to_reach(run, seconds_per_step):
+    """Training seconds until the first evaluated step at or above QUALITY, and whether it was reached."""
+    for step, value in zip(run.steps, run.series("balanced"), strict=True):
+        if value >= QUALITY:
+            return step * seconds_per_step, True
+    return run.steps[-1] * seconds_per_step, False
+
+
+def run(scale: common.Scale, log=print) -> list[dict]:
+    import tgai
+    from tgai import data, experiments, gan
+
+    profile = tgai.profile()
+    steps, eval_every = scale.budget_steps, scale.budget_eval_every
+    samples = scale.kid_samples or profile.kid_samples
+    source = gan.load_source()
+    models = {strategy: gan.make_gan(strategy, source=source, ema_warmup=False)[0] for strategy in ("scratch", "full")}
+    rows = []
+    for count in scale.transfer_counts:
+        pair = data.domain_pair(n_target=count, seed=0)
+        batch_size = min(32, count)
+        evaluate = gan.sample_evaluation(pair.heldout_images, samples)
+        runs = {"scratch": [], "full": []}
+        seconds = {"scratch": [], "full": []}
+        for seed in range(scale.transfer_seeds):
+            for strategy, model in models.items():
+                result = experiments.run(model, strategy, pair.target_images, steps, batch_size, eval_every, seed=seed, evaluate=evaluate, source=source)
+                runs[strategy].append(result)
+                # Seconds per step include the evaluations, which cost the same for both strategies.
+                seconds[strategy].append(result.seconds / steps)
+                log(f"  budget_gan: N={count} seed {seed} {strategy}: balanced {result.series('balanced').round(2).tolist()} "
+                    f"KID {result.series('kid').round(0).tolist()} ({result.seconds:.0f} s)")
+        setting = f"batch {batch_size}, {samples} samples per evaluation, seeds 0-{scale.transfer_seeds - 1}"
+        for step in runs["full"][0].steps[1:]:
+            transfer = [run_.at(step, "balanced") for run_ in runs["full"]]
+            scratch = [run_.at(step, "balanced") for run_ in runs["scratch"]]
+            kid = {name: np.median([run_.at(step, "kid") for run_ in runs[name]]) for name in runs}
+            classes = {name: np.median([run_.at(step, "classes") for run_ in runs[name]]) for name in runs}
+            rows.append(common.row(
+                "budget_gan", f"n{count}_step{step}_balanced", f"GAN, N={count}, step {step}: balanced recognisability, fine-tune",
+                "fraction", transfer, baseline="scratch at equal steps", baseline_samples=scratch,
+                ratio_meaning="fine-tune / scratch, > 1 favours transfer",
+                notes=f"digits covered {classes['full']:.0f} vs {classes['scratch']:.0f}; KID x1000 {kid['full']:.0f} vs "
+                      f"{kid['scratch']:.0f}; {setting}",
+            ))
+        reached = {name: [_seconds_to_reach(run_, per_step) for run_, per_step in zip(runs[name], seconds[name], strict=True)] for name in runs}
+        unreached = {name: sum(not hit for _, hit in reached[name]) for name in runs}
+        transfer_seconds = [value for value, _ in reached["full"]]
+        scratch_seconds = [value for value, _ in reached["scratch"]]
+        rows.append(common.row(
+            "budget_gan", f"n{count}_seconds_to_quality", f"GAN, N={count}: seconds of training to balanced recognisability {QUALITY}, fine-tune",
+            "s", transfer_seconds, baseline="scratch", baseline_samples=scratch_seconds, higher_is_better=False,
+            ratio_meaning="scratch / fine-tune" + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
+            notes=f"not reached within {steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} of "
+                  f"{scale.transfer_seeds} runs (counted as {steps} steps); {setting}",
+        ))
+    return rows
