@@ -44,7 +44,8 @@ class Scale:
     budget_eval_every: int = 250
 
 
-# The full scale is budgeted to fit `make bench` into about 20 minutes on a 2-core CPU, notebooks included.
+# The full scale is budgeted to fit `make bench` into about 35 minutes on a 2-core CPU, notebooks included
+# (budget_gan, lesson 03's 1,000-step picture, takes about 16 of them).
 # Transfer runs use fixed step counts (GAN 100 steps, VAE 200, evaluated every 25) so that the comparison does
 # not move when a lesson's class profile is retuned; batch sizes come from the profile.
 SCALES = {
@@ -420,7 +421,7 @@ def readme_section(results: dict) -> str:
             "",
         ]
     lines += [
-        "Reproduce: `make bench` (about 20 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
+        "Reproduce: `make bench` (about 35 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
         "`benchmarks/results.json`), `make bench-quick` for a 3-minute smoke run (written to "
         "`build/benchmarks-quick/`), `.venv/bin/python benchmarks/run.py --only throughput extraction` for a "
         "subset, and `bash benchmarks/gpu.sh` for the `full` profile on a GPU. The benchmarks measure and never "
