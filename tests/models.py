@@ -41,6 +41,8 @@ class ModelCase:
             `network/layer` names the `CheckpointError` must list.
         evaluate: `function(model, images) -> float`, the module's own evaluation of a model (its sampling or
             held-out loss, with whatever evaluation randomness the model keeps), for restart tests.
+        prepare: `function(images) -> images` that the harness applies before training or evaluating: the
+            data the model's likelihood is defined on (the VAE's Bernoulli scores binary pixels), or None.
     """
 
     name: str
@@ -55,6 +57,7 @@ class ModelCase:
     mismatched: dict
     mismatched_layers: tuple
     evaluate: object
+    prepare: object = None
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -94,6 +97,7 @@ class ModelCase:
 
     def train(self, model, images, steps: int, batch_size: int, seed: int = 0, eval_every=None, callbacks=(), backup_dir=None) -> list:
         """Train with the module's `train`; return every loss it logged (training and held-out), as floats."""
+        images = self.prepare(images) if self.prepare else images
         options = {"heldout": images[: self.heldout]} if self.heldout else {}
         history = self.tgai_module.train(
             model, images, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=callbacks, backup_dir=backup_dir, **options
@@ -123,7 +127,14 @@ def _vae_evaluate(model, images):
     """Held-out -ELBO, whose sampling noise the model derives from its seed."""
     from tgai import vae
 
-    return float(vae.negative_elbo(model, images)["negative_elbo"])
+    return float(vae.negative_elbo(model, vae.binarize(images))["negative_elbo"])
+
+
+def _binarize(images):
+    """The VAE's data: binary pixels, for which its Bernoulli decoder is a likelihood."""
+    from tgai import vae
+
+    return vae.binarize(images)
 
 
 def _vae_fine_tune(seed):
@@ -161,6 +172,7 @@ MODELS: dict[str, ModelCase] = {
         mismatched={"latent_dim": 4},
         mismatched_layers=("encoder/z_mean", "encoder/z_log_var", "decoder/dense"),
         evaluate=_vae_evaluate,
+        prepare=_binarize,
     ),
 }
 

@@ -355,6 +355,7 @@ def _model_cases(name):
 def _generative_cases():
     small = RNG.random((8, 16, 16, 1), dtype=np.float32)
     images = RNG.random((8, 32, 32, 1), dtype=np.float32)
+    binary = (images > 0.5).astype(np.float32)  # the VAE's Bernoulli likelihood scores binary pixels only
     cases = [case for name in REGISTRY for case in _model_cases(name)]
     return cases + [
         # tgai.gan: builders, strategies, checkpoints, training, sampling
@@ -398,13 +399,18 @@ def _generative_cases():
         Case("vae/channels", lambda c: vae.VAE.create(image_shape=(32, 32, 2)), ValueError, (r"channels", r"=2", r"1 \(gray\) or 3.*to_channels")),
         Case("vae/beta-negative", lambda c: vae.VAE.create(beta=-1), ValueError, (r"beta", r"beta=-1", r">= 0")),
         Case("vae/learning-rate-zero", lambda c: vae.make("scratch", learning_rate=0), ValueError, (r"learning_rate", r"learning_rate=0", r"Use e\.g\. 1e-3")),
-        Case("vae/train-steps-not-multiple", lambda c: vae.train(c.models["vae"], images, 5, 4, eval_every=2), ValueError, (r"steps", r"steps=5, eval_every=2", r"multiple of eval_every")),
-        Case("vae/heldout-nan", lambda c: vae.train(c.models["vae"], images, 2, 4, heldout=np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError, (r"heldout", r"NaN or inf", r"Check")),
+        Case("vae/train-steps-not-multiple", lambda c: vae.train(c.models["vae"], binary, 5, 4, eval_every=2), ValueError, (r"steps", r"steps=5, eval_every=2", r"multiple of eval_every")),
+        Case("vae/heldout-nan", lambda c: vae.train(c.models["vae"], binary, 2, 4, heldout=np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError, (r"heldout", r"NaN or inf", r"Check")),
+        Case("vae/train-gray-images", lambda c: vae.train(c.models["vae"], images, 2, 4), ValueError, (r"images must be binary", r"\d+\.\d% gray pixels", r"tgai\.vae\.binarize\(images\)")),
+        Case("vae/heldout-gray-images", lambda c: vae.train(c.models["vae"], binary, 2, 4, heldout=images), ValueError, (r"heldout must be binary", r"gray pixels", r"binarize\(heldout\)")),
+        Case("vae/elbo-gray-images", lambda c: vae.negative_elbo(c.models["vae"], images), ValueError, (r"images must be binary", r"gray pixels", r"binarize")),
+        Case("vae/binarize-threshold", lambda c: vae.binarize(images, threshold=1.0), ValueError, (r"threshold", r"threshold=1\.0", r"Use e\.g\. 0\.5")),
+        Case("vae/unknown-source", lambda c: vae.load_source(checkpoint="vae_digits"), ValueError, (r"checkpoint", r"'vae_digits'", r"vae, vae_letters")),
         Case("vae/sample-zero", lambda c: vae.sample(c.models["vae"], 0), ValueError, (r"count", r"count=0", r">= 1")),
         Case("vae/sample-negative-temperature", lambda c: vae.sample(c.models["vae"], 2, temperature=-1.0), ValueError, (r"temperature", r"temperature=-1\.0", r"finite number >= 0")),
         Case("vae/sample-temperature-string", lambda c: vae.sample(c.models["vae"], 2, temperature="1"), TypeError, (r"temperature", r"'1'", r"number >= 0")),
         Case("vae/interpolate-one-step", lambda c: vae.interpolate(c.models["vae"], images[0], images[1], steps=1), ValueError, (r"steps", r"steps=1", r">= 2")),
-        Case("vae/elbo-zero-samples", lambda c: vae.negative_elbo(c.models["vae"], images, samples=0), ValueError, (r"samples", r"samples=0", r">= 1")),
+        Case("vae/elbo-zero-samples", lambda c: vae.negative_elbo(c.models["vae"], binary, samples=0), ValueError, (r"samples", r"samples=0", r">= 1")),
         Case("vae/encode-wrong-size", lambda c: vae.encode(c.models["vae"], small), ValueError, (r"images", r"\(8, 16, 16, 1\)", r"\(N, 32, 32, 1\)")),
         Case("vae/interpolate-batch", lambda c: vae.interpolate(c.models["vae"], images[:2], images[1]), ValueError, (r"image_a", r"\(2, 32, 32, 1\)", r"one image")),
         # tgai.perceptual

@@ -26,7 +26,7 @@ def deterministic_session():
 @pytest.fixture(scope="module")
 def images():
     rng = np.random.default_rng(0)
-    return rng.uniform(0.0, 1.0, (64, 32, 32, 1)).astype(np.float32)
+    return vae.binarize(rng.uniform(0.0, 1.0, (64, 32, 32, 1)))  # binary: the data a Bernoulli likelihood scores
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_train_and_test_step_report_each_term(images, source):
     np.testing.assert_allclose(result["loss"], result["reconstruction"] + result["kl"], rtol=1e-5)
     score = vae.negative_elbo(model, images, samples=2)
     assert set(score) == {"negative_elbo", "reconstruction", "kl", "pixel_error"}
-    # Bernoulli cross-entropy of uniform noise is at least its entropy, about 0.5 nats per pixel.
+    # Coin-flip pixels cannot be predicted: a model scores about log 2 = 0.69 nats on each.
     assert score["reconstruction"] > 0.4 * 32 * 32
 
 
@@ -167,7 +167,8 @@ def test_train_step_computes_the_losses_compute_losses_does(images, source):
     logs = model.train_on_batch(batch, return_dict=True)
     assert set(logs) == {"loss", "reconstruction", "kl"}
     for name in logs:
-        np.testing.assert_allclose(logs[name], float(expected[name]), rtol=1e-5)
+        # XLA (the default on a CPU) sums the 1,024 pixel terms in another order: float32 rounding, ~2e-5.
+        np.testing.assert_allclose(logs[name], float(expected[name]), rtol=1e-4)
     np.testing.assert_allclose(logs["loss"], logs["reconstruction"] + 0.5 * logs["kl"], rtol=1e-5)
 
 
@@ -258,15 +259,68 @@ def test_mismatched_checkpoint_is_reported_by_layer(tmp_path, source):
         checkpoints.load(other.networks, corrupt)
 
 
-def test_committed_source_loads_and_reconstructs_glyphs_better_than_digits():
-    entry = checkpoints.manifest()["vae"]
-    assert entry["bytes"] < 5_000_000
-    assert entry["heldout_glyph_negative_elbo_nats"] < entry["zero_shot_digit_negative_elbo_nats"]
-    model = vae.load_source()
+@pytest.mark.parametrize("checkpoint", sorted(vae.SOURCES))
+def test_committed_sources_load_and_model_their_own_glyphs_better_than_handwriting(checkpoint):
+    entry = checkpoints.manifest()[checkpoint]
+    dataset = vae.SOURCES[checkpoint]
+    assert entry["bytes"] < 5_000_000 and "binarised" in entry["trained_on"] and dataset in entry["trained_on"]
+    assert entry[f"heldout_{dataset}_negative_elbo_nats"] < entry["zero_shot_mnist_5k_test_negative_elbo_nats"]
+    model = vae.load_source(checkpoint=checkpoint)
     assert model.latent_dim == entry["latent_dim"]
-    glyphs, _ = tgai.data.load("glyphs", "test", limit=200)
-    digits, _ = tgai.data.load("digits", "test", limit=200)
-    assert vae.negative_elbo(model, glyphs)["negative_elbo"] < vae.negative_elbo(model, digits)["negative_elbo"]
+    own = vae.binarize(tgai.data.load(dataset, "test", limit=200)[0])
+    handwriting = vae.binarize(tgai.data.load("mnist_5k", "test", limit=200)[0])
+    assert vae.negative_elbo(model, own)["negative_elbo"] < vae.negative_elbo(model, handwriting)["negative_elbo"]
+
+
+def test_binarize_thresholds_and_keeps_the_shape():
+    images = np.array([0.0, 0.2, 0.5, 0.51, 1.0], np.float32).reshape(1, 1, 5, 1)
+    np.testing.assert_array_equal(vae.binarize(images).ravel(), [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(vae.binarize(images, threshold=0.1).ravel(), [0, 1, 1, 1, 1])
+    assert vae.binarize(images).dtype == np.float32
+
+
+def _certain_decoder(model, logit):
+    """Make the decoder output `logit` at every pixel, whatever the code: zero kernel, constant bias."""
+    layer = model.decoder.get_layer("logits")
+    layer.kernel.assign(np.zeros(layer.kernel.shape, np.float32))
+    layer.bias.assign(np.full(layer.bias.shape, logit, np.float32))
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_a_perfect_reconstruction_of_binary_images_scores_zero_nats(value):
+    model = vae.VAE.create(seed=0, latent_dim=LATENT)
+    _certain_decoder(model, 40.0 if value else -40.0)  # sure, and right, at every pixel
+    images = np.full((4, 32, 32, 1), value, np.float32)
+    assert float(model.compute_losses(images)["reconstruction"]) < 1e-6
+
+
+def test_an_unsure_decoder_scores_log_2_nats_per_binary_pixel():
+    model = vae.VAE.create(seed=0, latent_dim=LATENT)
+    _certain_decoder(model, 0.0)  # p = 0.5 everywhere: the likelihood of any binary image is 2 ** -1024
+    images = vae.binarize(np.random.default_rng(1).uniform(0, 1, (4, 32, 32, 1)))
+    np.testing.assert_allclose(float(model.compute_losses(images)["reconstruction"]), 1024 * np.log(2.0), rtol=1e-5)
+
+
+def test_gray_images_are_refused_with_the_fix(source):
+    model, _ = vae.make("full", source=source)
+    gray = np.full((8, 32, 32, 1), 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"images must be binary.*100\.0% gray pixels.*tgai\.vae\.binarize\(images\)"):
+        vae.train(model, gray, 2, 4)
+    with pytest.raises(ValueError, match=r"images must be binary"):
+        vae.negative_elbo(model, gray)
+
+
+def test_make_decoder_only_is_the_freezing_lesson_04_writes_by_hand():
+    source = vae.load_source()
+    model = vae.VAE.create(seed=0, latent_dim=source.latent_dim)
+    model.encoder.set_weights(source.encoder.get_weights())
+    model.decoder.set_weights(source.decoder.get_weights())
+    model.encoder.trainable = False
+    model.compile()
+    made, report = vae.make("decoder_only", source=source)
+    assert [w.path for w in made.trainable_weights] == [w.path for w in model.trainable_weights]
+    assert report.trainable_total == sum(int(np.prod(w.shape)) for w in model.trainable_weights) == parameters(source.decoder)
+    assert same(weights_of(made.encoder) + weights_of(made.decoder), weights_of(model.encoder) + weights_of(model.decoder))
 
 
 def test_make_from_the_committed_source_copies_it():
@@ -300,7 +354,12 @@ def test_evaluate_batch_agrees_with_keras_evaluate(images, source):
     vae.train(model, images, 2, 16, seed=0)
     expected = model.evaluate(images, batch_size=len(images), verbose=0, return_dict=True)
     for _ in range(2):  # trackers are reset per call, as evaluate resets them
-        assert model.evaluate_batch(images) == {name: float(expected[name]) for name in ("loss", "reconstruction", "kl")}
+        result = model.evaluate_batch(images)
+        assert set(result) == {"loss", "reconstruction", "kl"}
+        for name, value in result.items():
+            # Keras' evaluate compiles with XLA like training (the default on a CPU); evaluate_batch runs the same
+            # graph without it (faster on a whole held-out set): float32 rounding of a 1,024-term sum differs.
+            np.testing.assert_allclose(value, float(expected[name]), rtol=1e-4)
 
 
 def test_restart_equals_a_fresh_model_bit_for_bit(images, source):
@@ -407,7 +466,7 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
         tgai.setup(seed=0)
         from tgai import vae
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-        images = np.random.default_rng(0).uniform(0, 1, (64, 32, 32, 1)).astype("float32")
+        images = vae.binarize(np.random.default_rng(0).uniform(0, 1, (64, 32, 32, 1)))
         with strategy.scope():
             model, report = vae.make("scratch", seed=0)
         history = vae.train(model, images, 4, 16, seed=0, heldout=images[:32], eval_every=2)

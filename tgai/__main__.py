@@ -15,7 +15,7 @@ import tensorflow as tf
 from tgai import assets, checkpoints, config, mnist5k, pretrain
 
 # The committed checkpoints `pretrain` can regenerate (the functions live in tgai.pretrain).
-PRETRAINERS = ("gan", "judge", "vae")
+PRETRAINERS = ("gan", "judge", "vae", "vae_letters")
 
 
 def _doctor(arguments) -> int:

@@ -178,14 +178,15 @@ def start_from(model, source) -> None:
         target.assign(value)
 
 
-def load_source(model_class, seed: int = 0, **options):
-    """Build a model of `model_class` and load its committed source checkpoint (sha256 checked first).
+def load_source(model_class, seed: int = 0, checkpoint: str | None = None, **options):
+    """Build a model of `model_class` and load a committed source checkpoint (sha256 checked first).
 
-    Introduced in lesson 03. `options` go to `model_class.create` (e.g. `image_shape`), and must describe
-    the architecture the checkpoint was saved with.
+    Introduced in lesson 03. `checkpoint` names the manifest entry (default `model_class.CHECKPOINT`);
+    `options` go to `model_class.create` (e.g. `image_shape`), and must describe the architecture the
+    checkpoint was saved with.
     """
     model = model_class.create(seed=seed, **options)
-    name = model_class.CHECKPOINT
+    name = model_class.CHECKPOINT if checkpoint is None else checkpoint
     checkpoints.load(model.networks, checkpoints.path(name), fix=f"run `python -m tgai pretrain {name}`")
     return model
 

@@ -2,9 +2,14 @@
 
 Introduced in lesson 04: a VAE pre-trained on typeset `glyphs` (committed under `data/`) is adapted to a
 few real handwritten digits (`mnist_5k`): all of it, its decoder or its encoder, each compared with one
-trained from scratch, with the GAN's transfer functions (`tgai.transfer`). The loss is the negative evidence lower bound in nats
-per image, `-ELBO = E_q[-log p(x | z)] + beta * KL(q(z | x) || N(0, I))`, with a Bernoulli decoder, a
-Gaussian encoder and an optional perceptual term (DFC-VAE). Images are float32 NHWC in [0, 1].
+trained from scratch, with the GAN's transfer functions (`tgai.transfer`). The loss is the negative evidence
+lower bound in nats per image, `-ELBO = E_q[-log p(x | z)] + beta * KL(q(z | x) || N(0, I))`, with a
+Bernoulli decoder, a Gaussian encoder and an optional perceptual term (DFC-VAE).
+
+A Bernoulli decoder is a likelihood of binary images only: on a gray pixel x its cross-entropy can never go
+below the binary entropy of x, so gray images carry a floor that no model reaches and the "nats" stop being
+-log p(x). Images are therefore binarised first (`binarize`, as the TensorFlow CVAE tutorial does for MNIST),
+and `train` and `negative_elbo` refuse gray pixels. Images are float32 NHWC with values 0 or 1.
 
 References:
     Kingma and Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
@@ -34,6 +39,30 @@ config.register_settings(
     full={"vae_steps": 1500, "vae_eval_every": 100, "vae_batch_size": 64},
 )
 _GEOMETRY = {"min_side": 8, "multiple_of": 4, "why": "the encoder halves it twice"}
+
+
+def binarize(images, threshold: float = 0.5) -> np.ndarray:
+    """Return float32 images whose pixels are 1 where `images` exceed `threshold` and 0 elsewhere.
+
+    Introduced in lesson 04: the Bernoulli likelihood of the VAE is a probability of binary pixels, so its
+    -ELBO is an upper bound on -log p(x) (and a perfect reconstruction scores 0 nats) only on such images.
+    """
+    images = validation.images(images, "images")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a number strictly between 0 and 1; received threshold={threshold!r}. Use e.g. 0.5.")
+    return (images > threshold).astype(np.float32)
+
+
+def binary_images(model, images, argument: str = "images") -> np.ndarray:
+    """Check that `images` fit the model and are binary (0 or 1); return them as float32."""
+    images = validation.model_images(model, images, argument)
+    gray = float(np.mean((images != 0.0) & (images != 1.0)))
+    if gray > 0:
+        raise ValueError(
+            f"{argument} must be binary (every pixel 0 or 1) for the VAE's Bernoulli likelihood; received images with "
+            f"{gray:.1%} gray pixels. Binarise them first: tgai.vae.binarize({argument}). On gray pixels the -ELBO "
+            "has a floor no model can reach and is not a bound on -log p(x).")
+    return images
 
 
 def _latent_dim(latent_dim) -> int:
@@ -179,17 +208,25 @@ class VAE(keras.Model):
         """The likely causes of non-finite losses, quoted by `tgai.training.NaNGuard`."""
         return f"check that the images lie in [0, 1], lower the learning rate (e.g. 1e-4) or beta (now {self.beta:g})."
 
-    def compile(self, optimizer=None, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, **kwargs):
+    def compile(self, optimizer=None, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, jit_compile="auto", **kwargs):
         """Set the optimizer (default Adam) and build its state: call it after starting and freezing.
 
         `steps_per_execution > 1` runs that many steps per TensorFlow call (less Python overhead on a CPU).
+        `jit_compile`: True, False or `"auto"`, as in `tgai.gan.GAN.compile` (XLA on a CPU without replicas).
         """
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
         if optimizer is None:
             if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
                 raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 1e-3.")
             optimizer = keras.optimizers.Adam(learning_rate)
         steps_per_execution = validation.positive_int(steps_per_execution, "steps_per_execution")
-        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+        super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False, **kwargs)
+        if jit_compile == "auto":
+            jit_compile = self.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_logical_devices("GPU")
+        # Set past Keras' determinism check for the reason given in tgai.gan.GAN.compile: the step's noise is
+        # stateless and XLA's CPU kernels are deterministic (tests/test_determinism.py checks reruns).
+        self._jit_compile = bool(jit_compile)
         self.optimizer.build(self.trainable_variables)
 
     def compile_like(self, other):
@@ -263,15 +300,22 @@ class VAE(keras.Model):
 
 
 STRATEGIES = tuple(VAE.STRATEGIES)
+# The committed source VAEs and the glyph set each was trained on.
+SOURCES = {"vae": "glyphs", "vae_letters": "glyph_letters"}
 
 
 def _source_latent_dim() -> int:  # the committed source's latent size, as its manifest entry records it
     return int(checkpoints.manifest().get(VAE.CHECKPOINT, {}).get("latent_dim", LATENT_DIM))
 
 
-def load_source(seed: int = 0, **options) -> VAE:
-    """Return an uncompiled VAE holding the committed source networks (sha256 checked; latent size from the manifest)."""
-    return transfer.load_source(VAE, seed=seed, **{"latent_dim": _source_latent_dim(), **options})
+def load_source(seed: int = 0, checkpoint: str = VAE.CHECKPOINT, **options) -> VAE:
+    """Return an uncompiled VAE holding committed source networks (sha256 checked; latent size from the manifest).
+
+    `checkpoint` names the source: `"vae"` (trained on typeset digits, the near source) or `"vae_letters"`
+    (typeset capital letters, the far source of lesson 04's negative-transfer section).
+    """
+    validation.choice(checkpoint, "checkpoint", SOURCES)
+    return transfer.load_source(VAE, seed=seed, checkpoint=checkpoint, **{"latent_dim": _source_latent_dim(), **options})
 
 
 def make(strategy: str, source=None, seed: int = 0, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, **options):
@@ -294,14 +338,14 @@ def train(model, images, steps: int, batch_size: int = 32, seed: int = 0, heldou
     Returns lists `step`, `train_loss` (chunk means) and held-out `negative_elbo`, `reconstruction`, `kl`
     (nats per image) at step 0 and after every chunk; a resumed run lists the chunks it trained.
     """
-    images = validation.model_images(model, images)
+    images = binary_images(model, images)
     steps = validation.positive_int(steps, "steps")
     eval_every = steps if eval_every is None else validation.positive_int(eval_every, "eval_every")
     if steps % eval_every:
         raise ValueError(f"steps must be a multiple of eval_every; received steps={steps}, eval_every={eval_every}.")
     if eval_every % model.steps_per_execution:
         raise ValueError(f"eval_every must be a multiple of the model's steps_per_execution; received eval_every={eval_every}, steps_per_execution={model.steps_per_execution}.")
-    heldout = None if heldout is None else validation.model_images(model, heldout, "heldout")
+    heldout = None if heldout is None else binary_images(model, heldout, "heldout")
     history = {name: [] for name in ("step", "negative_elbo", "reconstruction", "kl", "train_loss")}
 
     def evaluate(step, train_loss):
@@ -342,7 +386,7 @@ def negative_elbo(model, images, samples: int = 1, batch_size: int = 512) -> dic
     variance (of the same bound). Returns `{"negative_elbo", "reconstruction", "kl"}` in nats per image and
     `"pixel_error"`, the per-pixel squared error of the reconstructions through the latent means.
     """
-    images = validation.model_images(model, images)
+    images = binary_images(model, images)
     samples = validation.positive_int(samples, "samples")
     totals = {"reconstruction": 0.0, "kl": 0.0}
     for draw in range(samples):
@@ -385,6 +429,4 @@ def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
 def sample_kid(model, reference_images, count: int | None = None, seed: int = 0) -> float:
     """KID x 1000 of `count` samples (default: the profile's) vs held-out reference images, in the judge's feature space."""
     count = config.profile().kid_samples if count is None else count
-    generated = sample(model, count, seed)
-    mean, _ = metrics.kid(metrics.judge_features(generated), metrics.judge_features(reference_images), subsets=50, subset_size=count, seed=seed)
-    return 1000.0 * mean
+    return metrics.kid_x1000(sample(model, count, seed), metrics.judge_features(reference_images), seed=seed)
