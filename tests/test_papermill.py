@@ -34,3 +34,25 @@ def test_setup_notebook_runs_with_another_seed(tmp_path, monkeypatch):
     setup_cell = next(cell for cell in executed["cells"] if "tgai.setup(" in "".join(cell["source"]))
     banner = "".join(setup_cell["outputs"][0]["text"])
     assert "seed 1" in banner and "profile class" in banner
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("notebook", "parameters", "message"),
+    [
+        ("03_gan_finetuning.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
+        ("04_vae_domain_adaptation.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
+        ("04_vae_domain_adaptation.ipynb", {"N_FEW": 0}, "N_FEW must be an integer from 10 to 100"),
+    ],
+)
+def test_a_parameter_out_of_range_is_named_before_anything_trains(tmp_path, monkeypatch, notebook, parameters, message):
+    # A learner who sets a parameter the lesson cannot run meets the name they wrote, not an internal argument.
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    with pytest.raises(papermill.PapermillExecutionError, match=message) as raised:
+        papermill.execute_notebook(
+            str(NOTEBOOKS / notebook), str(tmp_path / notebook), parameters=parameters,
+            kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,
+        )
+    assert raised.value.ename == "ValueError" and raised.value.exec_count <= 3, "the setup cell should refuse it"
