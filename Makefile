@@ -10,15 +10,31 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
-.PHONY: install lab test unit nbtest notebooks check-seeds html assets bench bench-quick lint clean
+.PHONY: install lab test unit nbtest notebooks check-seeds matrix html assets bench bench-quick lint clean
+
+# The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
+# are tested (`make matrix`). Checked before anything installs, with the fix in the message.
+define CHECK_PYTHON
+import sys
+version = sys.version_info[:2]
+if not (3, 11) <= version <= (3, 13):
+    sys.exit(f"tgai needs Python 3.11, 3.12 or 3.13; {sys.executable} is Python {version[0]}.{version[1]}. "
+             "Run `make distclean`, then `make install PYTHON=python3.12` (or another supported version).")
+endef
+export CHECK_PYTHON
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml jupyterlab/overrides.json
+	@test -x $(BIN)/python || $(PYTHON) -c "$$CHECK_PYTHON"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c "$$CHECK_PYTHON"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (tgai)" >/dev/null
+	@# JupyterLab's defaults for this environment: no "get notified about Jupyter news?" popup in a classroom.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -50,6 +66,30 @@ check-seeds: $(STAMP)
 		$(OFFLINE) ../$(BIN)/papermill --log-level ERROR -k python3 -p SEED $$seed $$notebook \
 			../build/seeds/$${notebook%.ipynb}-seed$$seed.ipynb || exit 1; \
 	done; done
+
+# Every supported Python: a virtual environment each under build/matrix/ (from pyenv), the pinned requirements,
+# the unit tests, and every notebook executed with its claims (outputs under build/matrix/, never committed).
+PYTHONS ?= 3.11 3.12 3.13
+MATRIX := build/matrix
+matrix:
+	@for version in $(PYTHONS); do \
+		environment=$(MATRIX)/py$$version; \
+		interpreter=$$(PYENV_VERSION=$$(pyenv latest $$version) pyenv which python) \
+			|| { echo "pyenv has no Python $$version: pyenv install $$version"; exit 1; }; \
+		echo "== Python $$version: $$interpreter -> $$environment"; \
+		test -x $$environment/bin/python || $$interpreter -m venv $$environment || exit 1; \
+		$$environment/bin/python -c "$$CHECK_PYTHON" || exit 1; \
+		$$environment/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt || exit 1; \
+		$$environment/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . || exit 1; \
+		$$environment/bin/python -m ipykernel install --sys-prefix --name tgai-py$$version >/dev/null || exit 1; \
+		$(OFFLINE) $$environment/bin/python -m pytest tests -q || exit 1; \
+		mkdir -p $$environment/notebooks; \
+		for notebook in notebooks/[0-9][0-9]_*.ipynb; do \
+			echo "$$notebook on Python $$version"; \
+			(cd notebooks && $(OFFLINE) ../$$environment/bin/papermill --log-level ERROR -k tgai-py$$version \
+				$$(basename $$notebook) ../$$environment/notebooks/$$(basename $$notebook)) || exit 1; \
+		done; \
+	done
 
 html: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb

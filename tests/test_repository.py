@@ -1,5 +1,6 @@
 """The two README commands: CI runs the README's test command, and `make lab` serves JupyterLab."""
 
+import json
 import os
 import pathlib
 import re
@@ -8,6 +9,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -66,9 +69,54 @@ def test_make_lab_serves_lab_on_loopback(tmp_path):
                 assert process.poll() is None, "make lab exited early"
                 time.sleep(1)
         assert status == 200
+        # The kit's overrides (jupyterlab/overrides.json, installed by make install) turn off the news popup.
+        url = f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            settings = json.loads(response.read())["settings"]
+        assert settings["fetchNews"] == "false" and settings["checkForUpdates"] is False, settings
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _interpreter(version):
+    """The pyenv Python of `version` (e.g. "3.10"), or None where pyenv lacks it."""
+    try:
+        name = subprocess.run(["pyenv", "latest", version], capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["pyenv", "which", "python"], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYENV_VERSION": name}).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def test_make_install_refuses_an_unsupported_python_before_installing(tmp_path):
+    interpreter = _interpreter("3.10")
+    if interpreter is None:
+        pytest.skip("pyenv has no Python 3.10 to try")
+    environment = tmp_path / "venv"
+    result = subprocess.run(["make", "install", f"VENV={environment}", f"PYTHON={interpreter}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and not environment.exists(), "nothing should be created"
+    assert "tgai needs Python 3.11, 3.12 or 3.13" in result.stderr and "is Python 3.10" in result.stderr
+    assert "make install PYTHON=python3.12" in result.stderr
+
+
+def test_pyproject_states_the_tested_pythons_and_ranges_that_hold_the_pins():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11,<3.14"
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    for dependency in map(Requirement, project["dependencies"]):
+        assert dependency.specifier, f"{dependency.name} has no version range"
+        assert dependency.specifier.contains(pins[dependency.name.lower()]), f"{dependency} excludes the pinned version"
