@@ -11,23 +11,45 @@ import pytest
 import tgai
 from tgai import files, results
 
-# Several fresh processes load the same glyph split into one empty TGAI_HOME at once. Each renders and
-# writes the same cache file; before atomic writes through unique names, some died renaming another's file.
-_LOAD_GLYPHS = "import tgai; images, _ = tgai.data.load('glyphs', 'test', limit=5); print(images.shape)"
+# Six learners start at once on one empty TGAI_HOME. Each renders the same glyphs, extracts the same cached
+# VGG16 features, embeds them in the judge's feature space and saves a lesson summary: every cache the kit
+# writes. Before atomic writes through unique names, some died renaming another's file away.
+_LEARNER = """
+import hashlib, warnings
+import numpy as np
+import tgai
+from tgai import backbones, data, judge, results
+tgai.setup(seed=0)
+images, labels = data.load("glyphs", "test", limit=16)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", backbones.OfflineFallbackWarning)
+    vgg16 = backbones.load("vgg16", "offline")
+features = backbones.extract(images, vgg16, "block2_conv2", cache=True)
+judged = judge.features(images)
+results.save("00_setup", {"mean_pixel": float(images.mean())})
+digest = hashlib.sha256()
+for array in (images, labels, features, judged):
+    digest.update(np.ascontiguousarray(array).tobytes())
+print("digest", digest.hexdigest(), results.load("00_setup")["mean_pixel"])
+"""
 
 
-def test_concurrent_processes_share_one_glyph_cache_without_crashing(tmp_path):
-    environment = {**os.environ, "TGAI_HOME": str(tmp_path), "TGAI_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+@pytest.mark.slow
+def test_six_learners_on_one_empty_cache_all_succeed_and_see_identical_data(tmp_path):
+    environment = {**os.environ, "TGAI_HOME": str(tmp_path), "TGAI_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "TGAI_THREADS": "1"}
+    environment.pop("TGAI_SHARED", None)
     processes = [
-        subprocess.Popen([sys.executable, "-c", _LOAD_GLYPHS], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(4)
+        subprocess.Popen([sys.executable, "-c", _LEARNER], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
     ]
-    outcomes = [process.communicate(timeout=300) for process in processes]
-    for process, (output, errors) in zip(processes, outcomes, strict=True):
+    outcomes = [process.communicate(timeout=600) for process in processes]
+    for process, (_, errors) in zip(processes, outcomes, strict=True):
         assert process.returncode == 0, errors[-2000:]
-        assert "(5, 32, 32, 1)" in output
-    cached = list((tmp_path / "glyphs").iterdir())
-    assert len(cached) == 1 and not cached[0].name.startswith(".")  # no temporary file left behind
+    digests = {next(line for line in output.splitlines() if line.startswith("digest")) for output, _ in outcomes}
+    assert len(digests) == 1, digests  # every learner saw the same data, features and summary
+    for cache in ("glyphs", "features", "results/00_setup"):
+        written = list((tmp_path / cache).iterdir())
+        assert len(written) == 1 and not written[0].name.startswith("."), written  # one file, no temporary left
 
 
 def test_atomic_path_leaves_the_old_file_when_the_writer_fails(tmp_path):

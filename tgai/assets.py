@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import urllib.request
 
-from tgai import config
+from tgai import caches, config
 
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -208,10 +208,15 @@ def _keras_cache_path(asset: Asset) -> pathlib.Path | None:
 
 
 def status(asset: str | Asset) -> tuple[str, pathlib.Path | None]:
-    """Return `("present", path)`, `("corrupt", path)` or `("missing", None)` for an asset."""
+    """Return `("present", path)`, `("corrupt", path)` or `("missing", None)` for an asset.
+
+    Looks in the read-only shared layer (`TGAI_SHARED`, see `tgai.caches`) first, then the cache home, then
+    Keras' own cache.
+    """
     asset = get(asset)
     corrupt = None
-    for path in (cache_path(asset), _keras_cache_path(asset)):
+    shared = caches.find(f"assets/{asset.filename}")
+    for path in dict.fromkeys((shared, cache_path(asset), _keras_cache_path(asset))):
         if path is not None and path.is_file():
             if verify(asset, path):
                 return "present", path

@@ -44,7 +44,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tgai import assets, config, data, files, offline_weights, validation
+from tgai import assets, caches, config, data, files, offline_weights, validation
 
 # Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
 config.register_settings(
@@ -293,7 +293,8 @@ def _weights_fingerprint(backbone: Backbone) -> str:
     return digest.hexdigest()
 
 
-def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], pooling, cache_dir=None) -> pathlib.Path:
+def _cache_files(images: np.ndarray, backbone: Backbone, names: list[str], pooling, cache_dir=None):
+    """Return (where to read the cached features, where to write them): the shared layer is read first."""
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(images).tobytes())
     description = (
@@ -301,9 +302,10 @@ def _cache_file(images: np.ndarray, backbone: Backbone, names: list[str], poolin
         f"{backbone.weights_source}|{_weights_fingerprint(backbone)}|{','.join(names)}|{pooling}"
     )
     digest.update(description.encode())
-    folder = pathlib.Path(cache_dir) if cache_dir is not None else config.cache_home() / "features"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{backbone.name}-{digest.hexdigest()[:32]}.npz"
+    name = f"{backbone.name}-{digest.hexdigest()[:32]}.npz"
+    if cache_dir is not None:
+        return pathlib.Path(cache_dir) / name, pathlib.Path(cache_dir) / name
+    return caches.find(f"features/{name}"), caches.writable(f"features/{name}")
 
 
 def _read_cache(file: pathlib.Path, names: list[str]):
@@ -343,6 +345,7 @@ def extract(
         batch_size: Images per forward pass.
         cache: If True, keep the result under `tgai.cache_home()/features`, keyed by a sha256 of the images,
             the backbone, its weights, the layers and the pooling, so a rerun loads instead of recomputing.
+            A copy in the read-only shared layer (`TGAI_SHARED`, see `tgai.caches`) is read first.
         progress: Show a progress line on stderr; None shows it above 2,000 images.
         cache_dir: Folder for the cache (default `tgai.cache_home()/features`).
 
@@ -368,9 +371,9 @@ def extract(
     batch_size = validation.positive_int(batch_size, "batch_size")
     single = layers is None or isinstance(layers, str)
 
-    file = _cache_file(images, backbone, names, pooling, cache_dir) if cache else None
-    if file is not None and file.is_file():
-        cached = _read_cache(file, names)
+    stored, destination = _cache_files(images, backbone, names, pooling, cache_dir) if cache else (None, None)
+    if stored is not None and stored.is_file():
+        cached = _read_cache(stored, names)
         if cached is not None:
             return cached[names[0]] if single else cached
 
@@ -393,6 +396,6 @@ def extract(
     if show:
         sys.stderr.write("\n")
     results = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    if file is not None:
-        _write_cache(file, results)
+    if destination is not None:
+        _write_cache(destination, results)
     return results[names[0]] if single else results

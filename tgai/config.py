@@ -11,6 +11,9 @@ Usage notes:
     * `TGAI_HOME` sets the cache home (default `~/.cache/tgai`).
     * `TGAI_OFFLINE=1` forbids network access; missing assets then raise an error that names the command
       that fetches them.
+    * `TGAI_SHARED` names a read-only shared layer of caches that a class shares (see `tgai.caches`).
+    * `TGAI_THREADS=N` caps each kernel's TensorFlow, BLAS and OpenMP threads at N (for many kernels on one
+      server); `setup(threads=N)` does the same from a notebook, before TensorFlow has run anything.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ VERSION = "0.1.0"
 ENV_PROFILE = "TGAI_PROFILE"
 ENV_HOME = "TGAI_HOME"
 ENV_OFFLINE = "TGAI_OFFLINE"
+ENV_THREADS = "TGAI_THREADS"
 
 
 # Each lesson's settings, registered by the module that lesson introduces (`register_settings` below), so
@@ -94,7 +98,7 @@ def register_settings(owner: str, class_: dict, full: dict) -> None:
 
 DEFAULT_PROFILE = "class"
 
-_state = {"profile": None, "seed": None}
+_state = {"profile": None, "seed": None, "threads": None}
 
 
 def _resolve_profile(profile: str | None) -> Profile:
@@ -165,12 +169,65 @@ def quiet_tensorflow() -> None:
 
             tf.config.list_physical_devices()
     sys.modules["tensorflow"].get_logger().setLevel(logging.ERROR)
+    threads = thread_limit()
+    if threads is not None and _state["threads"] is None:  # an explicit setup(threads=...) wins
+        limit_threads(threads)
     try:
         from absl import logging as absl_logging
 
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:  # absl ships with TensorFlow; without it there is nothing to quieten.
         pass
+
+
+def thread_limit() -> int | None:
+    """Return the thread cap that `TGAI_THREADS` sets, or None when it is unset.
+
+    Raises:
+        ValueError: if `TGAI_THREADS` is not a positive integer.
+    """
+    value = os.environ.get(ENV_THREADS, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"{ENV_THREADS} must be a positive integer; received {ENV_THREADS}={value!r}. Use e.g. "
+            f"`export {ENV_THREADS}=2` (threads per kernel), or unset it to use every core."
+        )
+    return int(value)
+
+
+def limit_threads(threads: int) -> None:
+    """Cap TensorFlow's thread pools and the BLAS and OpenMP pools (NumPy, scikit-learn) at `threads`.
+
+    On a shared server each kernel would otherwise start as many threads as the machine has cores, and thirty
+    kernels then spend their time switching between threads rather than computing.
+
+    Args:
+        threads: Positive integer: threads for each of TensorFlow's two pools (within and across ops).
+
+    Raises:
+        TypeError, ValueError: if `threads` is not a positive integer, or TensorFlow has already run an op
+            with other settings (its pools are fixed from then on: restart the kernel).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be a positive int; received {threads!r} ({type(threads).__name__}). Use e.g. threads=2.")
+    if threads < 1:
+        raise ValueError(f"threads must be a positive int; received threads={threads}. Use e.g. threads=2.")
+    import tensorflow as tf
+    from threadpoolctl import threadpool_limits
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as error:
+        raise ValueError(
+            f"threads={threads} cannot take effect: TensorFlow has already run with "
+            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} threads ({error}). Restart the kernel "
+            f"and call tgai.setup(threads={threads}) first, or set {ENV_THREADS}={threads} before Jupyter starts."
+        ) from error
+    threadpool_limits(limits=threads)  # global: NumPy's BLAS and scikit-learn's OpenMP from now on
+    _state["threads"] = threads
 
 
 def device_description() -> str:
@@ -197,7 +254,7 @@ def weights_and_data_description() -> str:
     return "online: ImageNet weights and keras datasets are fetched on first use"
 
 
-def setup(seed: int = 0, profile: str | None = None) -> str:
+def setup(seed: int = 0, profile: str | None = None, threads: int | None = None) -> str:
     """Seed everything, turn on determinism, pick the profile, print and return a banner.
 
     Introduced in lesson 00; every notebook calls it once, right after its parameters cell.
@@ -205,13 +262,16 @@ def setup(seed: int = 0, profile: str | None = None) -> str:
     Args:
         seed: Non-negative integer seeding Python, NumPy and Keras (and so TensorFlow).
         profile: `"class"` or `"full"`; `None` reads `TGAI_PROFILE` (default `class`).
+        threads: Cap TensorFlow, BLAS and OpenMP at this many threads (`limit_threads`); `None` keeps
+            `TGAI_THREADS`, else every core.
 
     Returns:
         The one-line banner: tgai, TensorFlow and Keras versions, device, profile and online/offline.
 
     Raises:
-        TypeError: if `seed` is not an integer.
-        ValueError: if `seed` is negative or the profile is unknown.
+        TypeError: if `seed` or `threads` is not an integer.
+        ValueError: if `seed` is negative, the profile is unknown, or `threads` is not positive or comes
+            after TensorFlow has already run with other thread settings.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a non-negative int; received {seed!r} ({type(seed).__name__}). Use e.g. seed=0.")
@@ -219,6 +279,8 @@ def setup(seed: int = 0, profile: str | None = None) -> str:
         raise ValueError(f"seed must be a non-negative int; received seed={seed}. Use e.g. seed=0.")
     chosen = _resolve_profile(profile)
     quiet_tensorflow()
+    if threads is not None:
+        limit_threads(threads)
     import keras
     import tensorflow as tf
 
@@ -233,5 +295,7 @@ def setup(seed: int = 0, profile: str | None = None) -> str:
         f"Python {platform.python_version()} | device {device_description()} | "
         f"profile {chosen.name} | seed {seed} | {weights_and_data_description()}"
     )
+    if _state["threads"] is not None:
+        banner += f" | threads {_state['threads']}"
     print(banner)
     return banner

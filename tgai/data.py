@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tgai import assets, config, files, glyphs, mnist5k, seeds, validation
+from tgai import assets, caches, files, glyphs, mnist5k, seeds, validation
 
 BUNDLED = ("glyphs", "glyph_letters", "mnist_5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -87,7 +87,8 @@ def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
     # The test split gets a seed of its own, so that train and test never share a rendering.
     render_seed = seed if split == "train" else seeds.derive(seed, "test_split")
     key = f"{'digits' if characters == glyphs.DIGITS else 'letters'}-{split}-{count}-{image_size}-{seed}"
-    path = config.cache_home() / "glyphs" / f"glyphs-v{_GLYPH_CACHE_VERSION}-{key}.npz"
+    relative = f"glyphs/glyphs-v{_GLYPH_CACHE_VERSION}-{key}.npz"
+    path = caches.find(relative)
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as stored:
@@ -95,7 +96,7 @@ def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
         except (OSError, ValueError, KeyError):
             pass  # A damaged or foreign file: render again and replace it.
     images, labels = glyphs.render(count, characters, image_size, render_seed)
-    with files.atomic_path(path) as temporary:
+    with files.atomic_path(caches.writable(relative)) as temporary:
         np.savez(temporary, images=images, labels=labels)
     return images, labels
 

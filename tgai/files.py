@@ -4,6 +4,7 @@ Learners share caches: a JupyterHub class points many kernels at one `TGAI_HOME`
 notebooks at once. Each writer therefore writes a temporary file of its own (a unique name from `tempfile`,
 in the destination's folder) and renames it over the destination in one atomic step, so a reader sees the
 old file or the new one, never half of one, and concurrent writers never rename each other's file away.
+Nothing is ever written into the read-only shared layer (`tgai.caches`): a write there is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import contextlib
 import os
 import pathlib
 import tempfile
+
+from tgai import caches
 
 
 @contextlib.contextmanager
@@ -26,8 +29,16 @@ def atomic_path(path):
 
     Yields:
         A `pathlib.Path` with the destination's suffix, so that libraries that add one do not.
+
+    Raises:
+        PermissionError: if `path` lies in the shared layer that `TGAI_SHARED` names.
     """
     path = pathlib.Path(path)
+    if caches.is_shared(path):
+        raise PermissionError(
+            f"tgai never writes into the shared layer ({caches.ENV_SHARED}); refused path={str(path)!r}. Write under "
+            "tgai.cache_home() instead (caches.writable)."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(handle)
