@@ -10,7 +10,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
-.PHONY: install lab test unit nbtest notebooks check-seeds matrix html assets bench bench-quick lint clean
+.PHONY: install lab test unit nbtest notebooks check-seeds matrix shared hub-check html assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -90,6 +90,36 @@ matrix:
 				$$(basename $$notebook) ../$$environment/notebooks/$$(basename $$notebook)) || exit 1; \
 		done; \
 	done
+
+# A shared layer for a class on one server (docs/hub.md): unpack a bundle into it (BUNDLE=..., optional), run the
+# lessons once into it so that its glyph and feature caches are warm, then make it read-only for everyone.
+# Learners' kernels read it through TGAI_SHARED. Run it with the TGAI_OFFLINE your learners will have: the
+# feature caches are keyed by the backbone's weights. Executed copies go to build/shared/, never over notebooks/.
+SHARED ?= /srv/tgai
+LESSONS ?= [0-9][0-9]_*.ipynb
+shared: $(STAMP)
+	mkdir -p $(SHARED) build/shared
+	$(if $(BUNDLE),TGAI_SHARED= TGAI_HOME=$(abspath $(SHARED)) $(BIN)/python -m tgai unbundle $(BUNDLE))
+	cd notebooks && for notebook in $(LESSONS); do \
+		echo "filling $(SHARED) with $$notebook"; \
+		TGAI_SHARED= TGAI_HOME=$(abspath $(SHARED)) TGAI_PROFILE=class ../$(BIN)/papermill --log-level ERROR \
+			--no-progress-bar -k python3 $$notebook ../build/shared/$$notebook || exit 1; \
+	done
+	chmod -R a+rX,a-w $(SHARED)
+
+# A real JupyterHub on loopback (hub/check.py): its pinned packages on top of the kit's, its proxy from npm's lock
+# file, a shared layer from `make shared`, and lesson 00 run by HUB_USERS learners at once. Part of CI.
+HUB_USERS ?= 4
+$(VENV)/hub-installed: $(STAMP) hub/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r hub/requirements.txt
+	touch $@
+
+hub/node_modules/installed: hub/package.json hub/package-lock.json
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+hub-check: $(VENV)/hub-installed hub/node_modules/installed
+	$(BIN)/python hub/check.py --users $(HUB_USERS)
 
 html: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb

@@ -1,21 +1,50 @@
-"""Notebook wall times: each lesson executed headless, in a fresh kernel, in the active profile, offline.
+"""Notebook wall times, kernel CPU and peak kernel memory: each lesson headless, in a fresh kernel, offline.
 
 Each notebook runs through papermill from `notebooks/` (so relative paths resolve as in class) and writes its
 executed copy into a temporary folder: the committed notebooks are never touched. The baseline is the
 3-minute budget per notebook that the class profile promises; the ratio is budget / wall time (> 1: inside
 the budget). One run per notebook: a notebook is itself minutes of work, so its spread is not measured.
+
+papermill runs in a child process of its own, whose only child is the kernel, so that process's
+`RUSAGE_CHILDREN` is the kernel's alone: its CPU seconds and its peak resident memory (what one learner costs
+a shared server; `docs/hub.md` turns them into a class-size table).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 
 from benchmarks import common
 
 NOTEBOOKS = common.ROOT / "notebooks"
 BUDGET_SECONDS = 180.0
+
+# Runs in a child process: execute one notebook, then report the kernel's resources as one line of JSON.
+_EXECUTE = """
+import json, resource, sys
+import papermill
+papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3], progress_bar=False, log_output=False)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, reaped when papermill shut it down
+print(json.dumps({"peak_rss_bytes": usage.ru_maxrss * 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}))
+"""
+
+
+def execute(path: pathlib.Path, output: pathlib.Path) -> dict:
+    """Execute one notebook in a fresh kernel; return the kernel's peak resident memory and CPU seconds.
+
+    Raises:
+        RuntimeError: with the last line of the error when the notebook fails.
+    """
+    run = subprocess.run([sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS)], capture_output=True, text=True)
+    if run.returncode != 0:
+        lines = [line for line in run.stderr.strip().splitlines() if line.strip()] or ["no output"]
+        raise RuntimeError(lines[-1][:160])
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def notebook_paths(which: str = "all") -> list[pathlib.Path]:
@@ -28,8 +57,6 @@ def notebook_paths(which: str = "all") -> list[pathlib.Path]:
 
 
 def run(scale: common.Scale, log=print) -> list[dict]:
-    import papermill
-
     import tgai
 
     paths = notebook_paths(scale.notebooks)
@@ -40,22 +67,22 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     try:
         with tempfile.TemporaryDirectory(prefix="tgai-bench-notebooks-") as folder:
             for path in paths:
-                error = ""
-                load_before, cpu_before = common.load_average(), os.times()
+                error, kernel = "", {}
+                load_before = common.load_average()
                 with common.Stopwatch() as watch:
                     try:
-                        papermill.execute_notebook(
-                            str(path), str(pathlib.Path(folder) / path.name), kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False
-                        )
-                    except Exception as failure:  # noqa: BLE001 - a failing notebook is reported as such.
-                        error = f"FAILED: {type(failure).__name__}: {str(failure).strip().splitlines()[-1][:160]}"
+                        kernel = execute(path, pathlib.Path(folder) / path.name)
+                    except RuntimeError as failure:
+                        error = f"FAILED: {failure}"
                         failures.append(path.name)
-                cpu_after = os.times()
-                # The kernel is a child process: its CPU seconds say how much of the wall time was computing
-                # rather than waiting for a core that another process held.
-                kernel_cpu = (cpu_after.children_user - cpu_before.children_user) + (cpu_after.children_system - cpu_before.children_system)
                 total += watch.seconds
                 log(f"  notebooks: {path.name} {watch.seconds:.0f} s {error}")
+                # Kernel CPU seconds say how much of the wall time was computing rather than waiting for a core
+                # that another process held; peak memory is what one learner's kernel needs.
+                resources = (
+                    f"kernel CPU {kernel['cpu_seconds']:.0f} s; kernel peak memory {kernel['peak_rss_bytes'] / 2**30:.2f} GiB"
+                    if kernel else ""
+                )
                 result = common.row(
                     "notebooks",
                     path.stem,
@@ -66,8 +93,10 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                     ratio=BUDGET_SECONDS / watch.seconds,
                     ratio_meaning="budget / wall time, >= 1 fits",
                     goal="<= 180 s",
-                    notes="; ".join(part for part in (error, f"kernel CPU {kernel_cpu:.0f} s") if part),
+                    notes="; ".join(part for part in (error, resources) if part),
                 )
+                result["kernel_cpu_seconds"] = round(kernel["cpu_seconds"], 1) if kernel else None
+                result["kernel_peak_rss_bytes"] = kernel.get("peak_rss_bytes")
                 result["goal_met"] = not error and watch.seconds <= BUDGET_SECONDS
                 result["notebook_load"] = f"{load_before}->{common.load_average()}"
                 rows.append(result)
