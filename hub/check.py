@@ -99,7 +99,7 @@ def write_config(port: int, hub_port: int, token: str, shared: pathlib.Path) -> 
         },
         "JupyterHub.services": [{"name": SERVICE, "api_token": token}],
         "JupyterHub.load_roles": [
-            {"name": SERVICE, "scopes": ["admin:users", "admin:servers", "access:servers"], "services": [SERVICE]}
+            {"name": SERVICE, "scopes": ["admin:users", "admin:servers", "admin:server_state", "access:servers"], "services": [SERVICE]}
         ],
     }
     lines = [f"c.{name} = {value!r}" for name, value in settings.items()]
@@ -148,6 +148,21 @@ class Hub:
         raise TimeoutError(f"{user}'s server was not ready within {seconds:.0f} s; see {WORK / 'jupyterhub.log'}")
 
 
+def _peak_memory(pid: int) -> dict:
+    """Peak resident memory (VmHWM) of a learner's server process and of its children (the kernel)."""
+
+    def peak(process: int) -> int:
+        for line in pathlib.Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    children = []
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return {"server": peak(pid), "kernel": max((peak(child) for child in children), default=0)}
+
+
 def _message(session: str, code: str) -> dict:
     return {
         "header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "session": session, "username": "check",
@@ -192,10 +207,13 @@ async def run_lesson(hub: Hub, user: str, cells: list[str]) -> dict:
                     if content["status"] != "ok":
                         raise RuntimeError(f"{user}: code cell {number} failed: {content.get('ename')}: {content.get('evalue')}")
                     break
+        seconds = time.monotonic() - started
+        state = (await asyncio.to_thread(hub.request, "GET", f"/hub/api/users/{user}"))["servers"][""]["state"]
+        memory = _peak_memory(state["pid"])  # while the kernel still runs
     finally:
         connection.close()
         await asyncio.to_thread(hub.request, "DELETE", f"/user/{user}/api/sessions/{session['id']}")
-    return {"user": user, "cells": len(cells), "seconds": time.monotonic() - started, "output": "".join(texts)}
+    return {"user": user, "cells": len(cells), "seconds": seconds, "output": "".join(texts), "memory": memory}
 
 
 def _stop(process: subprocess.Popen | None) -> None:
@@ -252,7 +270,12 @@ def main(argv=None) -> int:
             path.chmod(0o755 if path.is_dir() else 0o644)  # so that the next run (or `make clean`) can remove it
     problems = []
     for outcome in outcomes:
-        print(f"hub-check: {outcome['user']}: {outcome['cells']} cells ok in {outcome['seconds']:.0f} s", flush=True)
+        memory = {part: f"{value / 2**30:.2f} GiB" for part, value in outcome["memory"].items()}
+        print(
+            f"hub-check: {outcome['user']}: {outcome['cells']} cells ok in {outcome['seconds']:.0f} s; peak memory: "
+            f"Jupyter server {memory['server']}, kernel {memory['kernel']}",
+            flush=True,
+        )
         if "| threads 1" not in outcome["output"]:
             problems.append(f"{outcome['user']}'s banner does not show the thread cap TGAI_THREADS=1")
         home = WORK / "users" / outcome["user"] / ".cache" / "tgai"

@@ -147,3 +147,27 @@ def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     assert text.index("## Other make targets") < text.index("## Performance") < text.index("## Troubleshooting")
     assert "| GAN train steps/s" in text and "0.90" in text and "not met" in text and "make bench" in text
     assert text.endswith("- tip\n")
+
+
+def test_the_class_size_table_in_the_hub_guide_is_computed_from_the_committed_results():
+    from benchmarks import class_size
+
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    guide = (ROOT / "docs" / "hub.md").read_text()
+    assert class_size.table(results["rows"]) in guide
+    assert class_size.lesson_table(results["rows"]) in guide
+
+
+def test_class_sizes_take_the_smaller_of_the_memory_and_cpu_limits():
+    from benchmarks import class_size
+
+    rows = [
+        {"benchmark": "notebooks", "name": "00_setup", "kernel_peak_rss_bytes": 2**30, "kernel_cpu_seconds": 600.0, "median": 30.0},
+        {"benchmark": "notebooks", "name": "04_vae", "kernel_peak_rss_bytes": 3 * 2**30 - int(0.15 * 2**30), "kernel_cpu_seconds": 60.0, "median": 40.0},
+    ]
+    table = class_size.table(rows)
+    # 16 GiB: (16 - 2) / 3 = 4 by memory; 4 cores x 600 s / 600 s = 4 by CPU.
+    assert "| 4 cores, 16 GiB | 4 | 4 | **4** |" in table
+    assert "| 64 cores, 256 GiB | 84 | 64 | **64** |" in table
+    with pytest.raises(ValueError, match="run `make bench`"):
+        class_size.table([])
