@@ -8,6 +8,14 @@ of the samples per digit), digits covered and KID x 1000 in the judge's feature 
 median at each evaluated step against scratch's (ratio fine-tune / scratch), and the seconds of training each
 needs to first reach balanced recognisability 0.4 (time to quality; a run that never gets there counts as its
 whole length, so that ratio is a lower bound).
+
+The VAE's counterpart (budget_vae, lesson 04): for the same N and seeds, the VAE is fine-tuned from the
+committed near source (`full`) and trained from scratch with lesson 04's recipe (Adam 1e-3, batch 32 or N) for
+`vae_budget_steps`, with held-out -ELBO (binarised digits, nats per image) every `vae_budget_eval_every`
+steps. Rows: the seconds each needs to first reach two levels of held-out -ELBO, 200 nats (about where the
+source model already starts on the target) and 175 nats (better than scratch gets with 30 images), with the
+ratio scratch / fine-tune. A run that never gets there counts as its whole length (a lower bound); one that
+starts there counts 0 s, and its ratio is left out rather than divided by zero.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import numpy as np
 from benchmarks import common
 
 QUALITY = 0.4  # balanced recognisability above the source generator's (about 0.33): handwriting, most digits
+VAE_LEVELS = (200.0, 175.0)  # held-out -ELBO, nats per image: where the source starts, and past scratch at N=30
 
 
 def _seconds_to_reach(run, seconds_per_step):
@@ -75,4 +84,59 @@ def run(scale: common.Scale, log=print) -> list[dict]:
             notes=f"not reached within {steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} of "
                   f"{scale.transfer_seeds} runs (counted as {steps} steps); {setting}",
         ))
+    return rows
+
+
+def _seconds_to_level(steps, values, level, seconds_per_step):
+    """Training seconds until held-out -ELBO first falls to `level` or below, and whether it did."""
+    for step, value in zip(steps, values, strict=True):
+        if value <= level:
+            return step * seconds_per_step, True
+    return steps[-1] * seconds_per_step, False
+
+
+def run_vae(scale: common.Scale, log=print) -> list[dict]:
+    import tgai
+    from tgai import data, transfer, vae
+
+    profile = tgai.profile()
+    steps, eval_every = scale.vae_budget_steps, scale.vae_budget_eval_every
+    source = vae.load_source()
+    models = {}
+    rows = []
+    for count in scale.transfer_counts:
+        pair = data.domain_pair(n_target=count, n_source=10, seed=0)
+        target, heldout = vae.binarize(pair.target_images), vae.binarize(pair.heldout_images)  # as lesson 04 scores them
+        batch_size = min(profile.vae_batch_size, count)
+        curves = {"scratch": [], "full": []}
+        for seed in range(scale.transfer_seeds):
+            for strategy in curves:
+                if strategy not in models:
+                    models[strategy], _ = vae.make(strategy, source=source, seed=seed)
+                model = models[strategy]
+                transfer.restart(model, strategy, seed=seed, source=source)
+                with common.Stopwatch() as watch:
+                    history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
+                # Seconds per step include the held-out evaluations, which cost the same for both strategies.
+                curves[strategy].append((history["step"], history["negative_elbo"], watch.seconds / steps))
+                log(f"  budget_vae: N={count} seed {seed} {strategy}: -ELBO {history['negative_elbo'][0]:.0f} -> best "
+                    f"{min(history['negative_elbo']):.0f} at step {history['step'][int(np.argmin(history['negative_elbo']))]} "
+                    f"({watch.seconds:.0f} s)")
+        setting = (f"held-out -ELBO on {len(heldout)} binarised digits, every {eval_every} steps up to {steps}; batch {batch_size}; "
+                   f"seeds 0-{scale.transfer_seeds - 1}")
+        for level in VAE_LEVELS:
+            reached = {name: [_seconds_to_level(*curve, level) for curve in curves[name]] for name in curves}
+            unreached = {name: sum(not hit for _, hit in reached[name]) for name in curves}
+            at_start = sum(values[0] <= level for _, values, _ in curves["full"])
+            transfer_seconds = [value for value, _ in reached["full"]]
+            scratch_seconds = [value for value, _ in reached["scratch"]]
+            starts_there = np.median(transfer_seconds) == 0
+            rows.append(common.row(
+                "budget_vae", f"n{count}_seconds_to_{level:.0f}_nats",
+                f"VAE, N={count}: seconds of training to held-out -ELBO <= {level:.0f} nats, fine-tune",
+                "s", transfer_seconds, baseline="scratch", baseline_samples=scratch_seconds, higher_is_better=False,
+                ratio_meaning="scratch / fine-tune" + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
+                notes=("no ratio: fine-tuning starts at this level (0 s); " if starts_there else "") + f"fine-tune already there at step 0 in {at_start} of {scale.transfer_seeds} runs; not reached within "
+                      f"{steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} (counted as {steps} steps); {setting}",
+            ))
     return rows

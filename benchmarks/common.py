@@ -42,6 +42,8 @@ class Scale:
     xla: bool  # Measure the XLA variants (each compiles for 30-50 s on a loaded 2-core CPU).
     budget_steps: int = 1000  # Lesson 03's longer picture (budget_gan): steps per run and between evaluations.
     budget_eval_every: int = 250
+    vae_budget_steps: int = 500  # Lesson 04's time to quality (budget_vae): steps per run and between evaluations.
+    vae_budget_eval_every: int = 10
 
 
 # The full scale is budgeted to fit `make bench` into about 35 minutes on a 2-core CPU, notebooks included
@@ -50,8 +52,8 @@ class Scale:
 # not move when a lesson's class profile is retuned; batch sizes come from the profile.
 SCALES = {
     "full": Scale("full", 3, 64, 256, 32, 256, 3, (10, 30, 100), 100, 25, 200, 25, 300, "all", True),
-    "quick": Scale("quick", 2, 32, 64, 32, 64, 1, (10, 30, 100), 20, 10, 20, 10, 100, "first", False, 40, 20),
-    "tiny": Scale("tiny", 1, 32, 32, 32, 32, 1, (10,), 4, 2, 4, 2, 50, "none", False, 4, 2),
+    "quick": Scale("quick", 2, 32, 64, 32, 64, 1, (10, 30, 100), 20, 10, 20, 10, 100, "first", False, 40, 20, 40, 10),
+    "tiny": Scale("tiny", 1, 32, 32, 32, 32, 1, (10,), 4, 2, 4, 2, 50, "none", False, 4, 2, 4, 2),
 }
 
 

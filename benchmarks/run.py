@@ -6,7 +6,7 @@ Usage:
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
-Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, notebooks (`--only`
+Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, notebooks (`--only`
 also takes the prefixes `throughput` and `transfer`). Results are written after every benchmark; rows of
 benchmarks a run does not measure (`--only`, or an interrupted run) are kept from the output's previous
 `results.json`, each table saying which run measured it.
@@ -32,7 +32,7 @@ os.environ.setdefault("TGAI_OFFLINE", "1")
 
 from benchmarks import common  # noqa: E402
 
-BENCHMARKS = ("throughput_gan", "throughput_vae", "extraction", "transfer_gan", "transfer_vae", "budget_gan", "notebooks")
+BENCHMARKS = ("throughput_gan", "throughput_vae", "extraction", "transfer_gan", "transfer_vae", "budget_gan", "budget_vae", "notebooks")
 
 
 def _module_summary(name: str) -> str:
@@ -58,6 +58,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return transfer.run_vae(scale, log)
     if name == "budget_gan":
         return budget.run(scale, log)
+    if name == "budget_vae":
+        return budget.run_vae(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

@@ -126,6 +126,27 @@ def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(t
     assert "not reached within 4 steps" in rows[-1]["notes"]
 
 
+def test_tiny_vae_budget_run_reports_seconds_to_each_level(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
+    assert run.main(["--tiny", "--only", "budget_vae", "--output", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [result["name"] for result in rows] == ["n10_seconds_to_200_nats", "n10_seconds_to_175_nats"]
+    for result in rows:
+        assert result["unit"] == "s" and result["baseline"] == "scratch"
+        assert len(result["samples"]) == len(result["baseline_samples"]) == 1
+        assert "not reached within 4 steps" in result["notes"]
+
+
+def test_seconds_to_a_level_count_a_start_there_as_zero_and_a_miss_as_the_whole_run():
+    from benchmarks import budget
+
+    assert budget._seconds_to_level([0, 10, 20], [190.0, 170.0, 160.0], 200.0, 0.5) == (0.0, True)
+    assert budget._seconds_to_level([0, 10, 20], [250.0, 170.0, 160.0], 175.0, 0.5) == (5.0, True)
+    assert budget._seconds_to_level([0, 10, 20], [250.0, 240.0, 230.0], 175.0, 0.5) == (10.0, False)
+
+
 def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")

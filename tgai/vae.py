@@ -212,21 +212,16 @@ class VAE(keras.Model):
         """Set the optimizer (default Adam) and build its state: call it after starting and freezing.
 
         `steps_per_execution > 1` runs that many steps per TensorFlow call (less Python overhead on a CPU).
-        `jit_compile`: True, False or `"auto"`, as in `tgai.gan.GAN.compile` (XLA on a CPU without replicas).
+        `jit_compile`: True, False or `"auto"` (XLA on a CPU without replicas; `tgai.training.resolve_jit_compile`).
         """
-        if jit_compile not in (True, False, "auto"):
-            raise ValueError(f"jit_compile must be True, False or 'auto'; received jit_compile={jit_compile!r}.")
+        use_xla = training.resolve_jit_compile(self, jit_compile)
         if optimizer is None:
             if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
                 raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 1e-3.")
             optimizer = keras.optimizers.Adam(learning_rate)
         steps_per_execution = validation.positive_int(steps_per_execution, "steps_per_execution")
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False, **kwargs)
-        if jit_compile == "auto":
-            jit_compile = self.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_logical_devices("GPU")
-        # Set past Keras' determinism check for the reason given in tgai.gan.GAN.compile: the step's noise is
-        # stateless and XLA's CPU kernels are deterministic (tests/test_determinism.py checks reruns).
-        self._jit_compile = bool(jit_compile)
+        self._jit_compile = use_xla  # past Keras' determinism check: see training.resolve_jit_compile
         self.optimizer.build(self.trainable_variables)
 
     def compile_like(self, other):
