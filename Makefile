@@ -42,8 +42,9 @@ lab: $(STAMP)
 
 test: unit nbtest
 
+# --durations lists the slowest tests, so a CI log shows where the suite's minutes go.
 unit: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest tests -q
+	$(OFFLINE) $(BIN)/python -m pytest tests -q --durations=15
 
 nbtest: $(STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
@@ -67,8 +68,9 @@ check-seeds: $(STAMP)
 			../build/seeds/$${notebook%.ipynb}-seed$$seed.ipynb || exit 1; \
 	done; done
 
-# Every supported Python: a virtual environment each under build/matrix/ (from pyenv), the pinned requirements,
-# the unit tests, and every notebook executed with its claims (outputs under build/matrix/, never committed).
+# Every supported Python: a virtual environment each under build/matrix/ (from pyenv), installed by this Makefile's
+# own `install` (so exactly as `.venv` is), the unit tests, and every notebook executed with its claims (outputs
+# under build/matrix/, never committed).
 PYTHONS ?= 3.11 3.12 3.13
 MATRIX := build/matrix
 matrix:
@@ -77,16 +79,12 @@ matrix:
 		interpreter=$$(PYENV_VERSION=$$(pyenv latest $$version) pyenv which python) \
 			|| { echo "pyenv has no Python $$version: pyenv install $$version"; exit 1; }; \
 		echo "== Python $$version: $$interpreter -> $$environment"; \
-		test -x $$environment/bin/python || $$interpreter -m venv $$environment || exit 1; \
-		$$environment/bin/python -c "$$CHECK_PYTHON" || exit 1; \
-		$$environment/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt || exit 1; \
-		$$environment/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e . || exit 1; \
-		$$environment/bin/python -m ipykernel install --sys-prefix --name tgai-py$$version >/dev/null || exit 1; \
-		$(OFFLINE) $$environment/bin/python -m pytest tests -q || exit 1; \
+		$(MAKE) --no-print-directory install VENV=$$environment PYTHON=$$interpreter || exit 1; \
+		$(MAKE) --no-print-directory unit VENV=$$environment || exit 1; \
 		mkdir -p $$environment/notebooks; \
 		for notebook in notebooks/[0-9][0-9]_*.ipynb; do \
 			echo "$$notebook on Python $$version"; \
-			(cd notebooks && $(OFFLINE) ../$$environment/bin/papermill --log-level ERROR -k tgai-py$$version \
+			(cd notebooks && $(OFFLINE) ../$$environment/bin/papermill --log-level ERROR --no-progress-bar -k python3 \
 				$$(basename $$notebook) ../$$environment/notebooks/$$(basename $$notebook)) || exit 1; \
 		done; \
 	done

@@ -118,25 +118,33 @@ def run_vae(scale: common.Scale, log=print) -> list[dict]:
                 with common.Stopwatch() as watch:
                     history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
                 # Seconds per step include the held-out evaluations, which cost the same for both strategies.
-                curves[strategy].append((history["step"], history["negative_elbo"], watch.seconds / steps))
+                curves[strategy].append({"steps": history["step"], "values": history["negative_elbo"], "seconds_per_step": watch.seconds / steps})
                 log(f"  budget_vae: N={count} seed {seed} {strategy}: -ELBO {history['negative_elbo'][0]:.0f} -> best "
                     f"{min(history['negative_elbo']):.0f} at step {history['step'][int(np.argmin(history['negative_elbo']))]} "
                     f"({watch.seconds:.0f} s)")
         setting = (f"held-out -ELBO on {len(heldout)} binarised digits, every {eval_every} steps up to {steps}; batch {batch_size}; "
                    f"seeds 0-{scale.transfer_seeds - 1}")
         for level in VAE_LEVELS:
-            reached = {name: [_seconds_to_level(*curve, level) for curve in curves[name]] for name in curves}
+            reached = {
+                name: [_seconds_to_level(curve["steps"], curve["values"], level=level, seconds_per_step=curve["seconds_per_step"]) for curve in curves[name]]
+                for name in curves
+            }
             unreached = {name: sum(not hit for _, hit in reached[name]) for name in curves}
-            at_start = sum(values[0] <= level for _, values, _ in curves["full"])
+            at_start = sum(curve["values"][0] <= level for curve in curves["full"])
             transfer_seconds = [value for value, _ in reached["full"]]
             scratch_seconds = [value for value, _ in reached["scratch"]]
             starts_there = np.median(transfer_seconds) == 0
-            rows.append(common.row(
+            neither = unreached["full"] == len(transfer_seconds)  # nothing to compare: a ratio of caps says nothing
+            result = common.row(
                 "budget_vae", f"n{count}_seconds_to_{level:.0f}_nats",
                 f"VAE, N={count}: seconds of training to held-out -ELBO <= {level:.0f} nats, fine-tune",
                 "s", transfer_seconds, baseline="scratch", baseline_samples=scratch_seconds, higher_is_better=False,
                 ratio_meaning="scratch / fine-tune" + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
-                notes=("no ratio: fine-tuning starts at this level (0 s); " if starts_there else "") + f"fine-tune already there at step 0 in {at_start} of {scale.transfer_seeds} runs; not reached within "
+                notes=("no ratio: fine-tuning starts at this level (0 s); " if starts_there else "")
+                + ("no ratio: fine-tuning never got there either; " if neither else "") + f"fine-tune already there at step 0 in {at_start} of {scale.transfer_seeds} runs; not reached within "
                       f"{steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} (counted as {steps} steps); {setting}",
-            ))
+            )
+            if neither:
+                result["ratio"] = None
+            rows.append(result)
     return rows

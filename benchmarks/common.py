@@ -46,8 +46,8 @@ class Scale:
     vae_budget_eval_every: int = 10
 
 
-# The full scale is budgeted to fit `make bench` into about 35 minutes on a 2-core CPU, notebooks included
-# (budget_gan, lesson 03's 1,000-step picture, takes about 16 of them).
+# The full scale is budgeted to fit `make bench` into about 45 minutes on a 2-core CPU, notebooks included
+# (budget_gan, lesson 03's 1,000-step picture, takes about 16 of them; budget_vae about 8).
 # Transfer runs use fixed step counts (GAN 100 steps, VAE 200, evaluated every 25) so that the comparison does
 # not move when a lesson's class profile is retuned; batch sizes come from the profile.
 SCALES = {
@@ -254,7 +254,7 @@ def findings(results: dict) -> list[str]:
         lines.append("")
     options = []
     for kind in ("gan", "vae"):
-        for key, label in (("tgai_xla", "XLA (jit_compile=True)"), ("tgai_spe8", "steps_per_execution=8"), ("tgai_spe32", "steps_per_execution=32")):
+        for key, label in (("tgai_xla", "XLA (the kit's default on a CPU)"), ("tgai_spe8", "steps_per_execution=8"), ("tgai_spe32", "steps_per_execution=32")):
             result = _find(results, f"throughput_{kind}", key)
             if result is None or result["ratio"] is None:
                 continue
@@ -262,23 +262,24 @@ def findings(results: dict) -> list[str]:
             same = result.get("same_as_default")
             wins = result["ratio"] >= 1.1
             verdict = (
-                "a candidate default: faster, deterministic and bit-identical to the current default"
+                "faster, deterministic and bit-identical to the run without it"
                 if wins and deterministic and same
-                else "faster and deterministic, but its results differ from the current default's (committed outputs would change)"
+                else "faster and deterministic; its weights differ from the run without it in the last bits (float32 reordering)"
                 if wins and deterministic
-                else "faster but NOT deterministic: an option only"
+                else "faster but NOT deterministic"
                 if wins
-                else "no clear gain (< 1.1x): an option only"
+                else "no clear gain (< 1.1x)"
             )
-            options.append(f"- {kind.upper()} {label}: {_number(result['ratio'])}x the default's steps/s; {verdict}.")
+            options.append(f"- {kind.upper()} {label}: {_number(result['ratio'])}x the steps/s of `fit` without XLA and with steps_per_execution=1; {verdict}.")
     if options:
-        lines += ["Options measured against the kit's default `fit` (same run, same model):", "", *options, ""]
+        lines += ["Options measured against `fit` without XLA and with steps_per_execution=1 (same run, same model):", "", *options, ""]
         lines += [
             "`steps_per_execution` must divide the evaluation interval (`eval_every`, the `fit` chunk): Keras calls "
-            "the batch callbacks (NaN guard, periodic KID or -ELBO) once per execution. XLA needs "
-            "`model._jit_compile = True` after `compile` because Keras disables it while TensorFlow op "
-            "determinism is on, and each new model then compiles for tens of seconds, which short lessons pay "
-            "again for every strategy and seed.",
+            "the batch callbacks (NaN guard, periodic KID or -ELBO) once per execution. XLA is on by default on a "
+            "CPU (`jit_compile=\"auto\"`); the models set `model._jit_compile` after `compile` because Keras "
+            "disables XLA while TensorFlow op determinism is on, and `tests/test_determinism.py` checks that reruns "
+            "stay bit-identical with it. Each new model compiles for several seconds, which short lessons pay again "
+            "for every strategy and seed.",
             "",
         ]
     return lines
@@ -394,20 +395,35 @@ def readme_section(results: dict) -> str:
             ratio += f" (goal {result['goal']}: {'met' if result.get('goal_met') else 'not met'})"
         table.append(f"| {label} | {value} | {ratio} |")
 
-    entry("throughput_gan", "tgai", "GAN train steps/s: tgai `fit` vs a hand-written `tf.function` loop")
-    entry("throughput_vae", "tgai", "VAE train steps/s: tgai `fit` vs a hand-written `tf.function` loop")
-    entry("throughput_gan", "tgai_spe32", "GAN `fit` with `steps_per_execution=32` vs the default (1)")
-    entry("throughput_vae", "tgai_spe32", "VAE `fit` with `steps_per_execution=32` vs the default (1)")
-    entry("throughput_gan", "tgai_xla", "GAN `fit` with XLA vs the default")
-    entry("throughput_vae", "tgai_xla", "VAE `fit` with XLA vs the default")
+    entry("throughput_gan", "tgai_xla_vs_hand", "GAN train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop")
+    entry("throughput_vae", "tgai_xla_vs_hand", "VAE train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop")
+    entry("throughput_gan", "tgai_xla_vs_hand_xla", "GAN train steps/s: tgai `fit` vs the hand-written loop, both with XLA")
+    entry("throughput_vae", "tgai_xla_vs_hand_xla", "VAE train steps/s: tgai `fit` vs the hand-written loop, both with XLA")
+    entry("throughput_gan", "tgai_xla", "GAN `fit`: the kit's default (XLA) vs without XLA (the kit's default before 2026-12)")
+    entry("throughput_vae", "tgai_xla", "VAE `fit`: the kit's default (XLA) vs without XLA")
+    entry("throughput_gan", "tgai_spe32", "GAN `fit` with `steps_per_execution=32` vs 1 (both without XLA)")
+    entry("throughput_vae", "tgai_spe32", "VAE `fit` with `steps_per_execution=32` vs 1 (both without XLA)")
     entry("extraction", "extract", "VGG16 `backbones.extract` images/s vs raw `model.predict`")
     entry("extraction", "extract_cached", "`extract` with the feature cache: hit vs cold")
     for count in (10, 30, 100):
         entry("transfer_gan", f"n{count}_transfer_final", f"GAN KID x1000 (judge space), N={count}: transfer vs scratch at equal steps")
     for count in (10, 30, 100):
         entry("transfer_vae", f"n{count}_transfer_final", f"VAE held-out -ELBO, N={count}: transfer vs scratch at equal steps")
+    for count in (10, 30, 100):
+        entry("budget_gan", f"n{count}_seconds_to_quality", f"GAN time to quality, N={count}: seconds to balanced recognisability 0.4, fine-tune vs scratch", "{:.0f}")
+    for count in (10, 30, 100):
+        entry("budget_vae", f"n{count}_seconds_to_175_nats", f"VAE time to quality, N={count}: seconds to held-out -ELBO <= 175 nats, fine-tune vs scratch", "{:.1f}")
     entry("notebooks", "total", "All notebooks, class profile, headless: total wall time", "{:.0f}")
     lines += table + [""]
+    over_adapted = [count for count in (10, 30, 100) if (_find(results, "transfer_vae", f"n{count}_transfer_final") or {}).get("ratio", 2) < 1]
+    if over_adapted:
+        lines += [
+            "The VAE's equal-steps rows compare the held-out -ELBO after the last step, not the best one: with "
+            f"{' or '.join(str(count) for count in over_adapted)} target images, full fine-tuning starts better than "
+            "scratch ever gets, then over-adapts (lesson 04 shows it and stops early), so the last step favours scratch. "
+            "The time-to-quality rows measure the head start itself.",
+            "",
+        ]
     speedups = []
     for benchmark in ("transfer_gan", "transfer_vae"):
         for count in (10, 30, 100):
@@ -423,7 +439,7 @@ def readme_section(results: dict) -> str:
             "",
         ]
     lines += [
-        "Reproduce: `make bench` (about 35 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
+        "Reproduce: `make bench` (about 45 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
         "`benchmarks/results.json`), `make bench-quick` for a 3-minute smoke run (written to "
         "`build/benchmarks-quick/`), `.venv/bin/python benchmarks/run.py --only throughput extraction` for a "
         "subset, and `bash benchmarks/gpu.sh` for the `full` profile on a GPU. The benchmarks measure and never "

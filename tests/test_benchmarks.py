@@ -150,7 +150,7 @@ def test_seconds_to_a_level_count_a_start_there_as_zero_and_a_miss_as_the_whole_
 def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")
-    result = common.row("throughput_gan", "tgai", "tgai fit", "steps/s", [9.0], baseline="hand loop", baseline_samples=[10.0], goal=">= 1.0", goal_met=False)
+    result = common.row("throughput_gan", "tgai_xla_vs_hand", "tgai fit", "steps/s", [9.0], baseline="hand loop", baseline_samples=[10.0], goal=">= 1.0", goal_met=False)
     results = {
         "runs": [
             {

@@ -482,3 +482,11 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
     environment = {**os.environ, "TGAI_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=environment)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
+
+
+def test_each_source_reads_its_own_latent_size_from_the_manifest(monkeypatch):
+    entries = {"vae": {"latent_dim": 16}, "vae_letters": {"latent_dim": 8}}
+    monkeypatch.setattr(tgai.checkpoints, "manifest", lambda: entries)
+    assert tgai.vae._source_latent_dim("vae") == 16
+    assert tgai.vae._source_latent_dim("vae_letters") == 8
+    assert tgai.vae._source_latent_dim() == 16  # the near source by default

@@ -299,8 +299,8 @@ STRATEGIES = tuple(VAE.STRATEGIES)
 SOURCES = {"vae": "glyphs", "vae_letters": "glyph_letters"}
 
 
-def _source_latent_dim() -> int:  # the committed source's latent size, as its manifest entry records it
-    return int(checkpoints.manifest().get(VAE.CHECKPOINT, {}).get("latent_dim", LATENT_DIM))
+def _source_latent_dim(checkpoint: str = VAE.CHECKPOINT) -> int:  # as that source's manifest entry records it
+    return int(checkpoints.manifest().get(checkpoint, {}).get("latent_dim", LATENT_DIM))
 
 
 def load_source(seed: int = 0, checkpoint: str = VAE.CHECKPOINT, **options) -> VAE:
@@ -310,7 +310,7 @@ def load_source(seed: int = 0, checkpoint: str = VAE.CHECKPOINT, **options) -> V
     (typeset capital letters, the far source of lesson 04's negative-transfer section).
     """
     validation.choice(checkpoint, "checkpoint", SOURCES)
-    return transfer.load_source(VAE, seed=seed, checkpoint=checkpoint, **{"latent_dim": _source_latent_dim(), **options})
+    return transfer.load_source(VAE, seed=seed, checkpoint=checkpoint, **{"latent_dim": _source_latent_dim(checkpoint), **options})
 
 
 def make(strategy: str, source=None, seed: int = 0, learning_rate: float = LEARNING_RATE, steps_per_execution: int = 1, **options):
