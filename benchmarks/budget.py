@@ -96,32 +96,13 @@ def _seconds_to_level(steps, values, level, seconds_per_step):
 
 
 def run_vae(scale: common.Scale, log=print) -> list[dict]:
-    import tgai
-    from tgai import data, transfer, vae
+    from benchmarks import transfer
+    from tgai import vae
 
-    profile = tgai.profile()
     steps, eval_every = scale.vae_budget_steps, scale.vae_budget_eval_every
-    source = vae.load_source()
-    models = {}
-    rows = []
+    source, models, rows = vae.load_source(), {}, []
     for count in scale.transfer_counts:
-        pair = data.domain_pair(n_target=count, n_source=10, seed=0)
-        target, heldout = vae.binarize(pair.target_images), vae.binarize(pair.heldout_images)  # as lesson 04 scores them
-        batch_size = min(profile.vae_batch_size, count)
-        curves = {"scratch": [], "full": []}
-        for seed in range(scale.transfer_seeds):
-            for strategy in curves:
-                if strategy not in models:
-                    models[strategy], _ = vae.make(strategy, source=source, seed=seed)
-                model = models[strategy]
-                transfer.restart(model, strategy, seed=seed, source=source)
-                with common.Stopwatch() as watch:
-                    history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
-                # Seconds per step include the held-out evaluations, which cost the same for both strategies.
-                curves[strategy].append({"steps": history["step"], "values": history["negative_elbo"], "seconds_per_step": watch.seconds / steps})
-                log(f"  budget_vae: N={count} seed {seed} {strategy}: -ELBO {history['negative_elbo'][0]:.0f} -> best "
-                    f"{min(history['negative_elbo']):.0f} at step {history['step'][int(np.argmin(history['negative_elbo']))]} "
-                    f"({watch.seconds:.0f} s)")
+        curves, heldout, batch_size = transfer.vae_curves(scale, count, steps, eval_every, source, models, log, "budget_vae")
         setting = (f"held-out -ELBO on {len(heldout)} binarised digits, every {eval_every} steps up to {steps}; batch {batch_size}; "
                    f"seeds 0-{scale.transfer_seeds - 1}")
         for level in VAE_LEVELS:

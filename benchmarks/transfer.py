@@ -134,36 +134,48 @@ def run_gan(scale: common.Scale, log=print) -> list[dict]:
     return rows
 
 
-def run_vae(scale: common.Scale, log=print) -> list[dict]:
+def vae_curves(scale: common.Scale, count: int, steps: int, eval_every: int, source, models: dict, log, benchmark: str):
+    """Train the VAE from `source` (`full`) and from scratch on N = `count` target digits, for each seed.
+
+    Returns `(curves, heldout, batch_size)`, `curves[strategy]` a list per seed of `{"steps", "values"
+    (held-out -ELBO, nats per image), "seconds_per_step"}`. `models` keeps one compiled model per strategy
+    across calls, reset per run (`tgai.transfer.restart`): the same result as a fresh `vae.make`, without
+    retracing. Seconds per step include the held-out evaluations, which cost the same for both strategies.
+    """
     import tgai
     from tgai import data, transfer, vae
+
+    pair = data.domain_pair(n_target=count, n_source=10, seed=0)
+    target, heldout = vae.binarize(pair.target_images), vae.binarize(pair.heldout_images)  # as lesson 04 scores them
+    batch_size = min(tgai.profile().vae_batch_size, count)
+    curves = {"scratch": [], "full": []}
+    for seed in range(scale.transfer_seeds):
+        for strategy in curves:
+            if strategy not in models:
+                models[strategy], _ = vae.make(strategy, source=source, seed=seed)
+            model = models[strategy]
+            transfer.restart(model, strategy, seed=seed, source=source)
+            with common.Stopwatch() as watch:
+                history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
+            values = history["negative_elbo"]
+            curves[strategy].append({"steps": history["step"], "values": values, "seconds_per_step": watch.seconds / steps})
+            best = int(np.argmin(values))
+            log(f"  {benchmark}: N={count} seed {seed} {strategy}: -ELBO {values[0]:.1f} -> {values[-1]:.1f}, best "
+                f"{values[best]:.1f} at step {history['step'][best]} ({watch.seconds:.0f} s)")
+    return curves, heldout, batch_size
+
+
+def run_vae(scale: common.Scale, log=print) -> list[dict]:
+    import tgai
+    from tgai import vae
 
     profile = tgai.profile()
     steps = scale.vae_transfer_steps or profile.vae_steps
     eval_every = scale.vae_transfer_eval_every or profile.vae_eval_every
-    models = {}
-    source = vae.load_source()
-    rows = []
+    source, models, rows = vae.load_source(), {}, []
     for count in scale.transfer_counts:
-        pair = data.domain_pair(n_target=count, n_source=10, seed=0)
-        target, heldout = vae.binarize(pair.target_images), vae.binarize(pair.heldout_images)  # as lesson 04 scores them
-        batch_size = min(profile.vae_batch_size, count)
-        curves = {"scratch": [], "full": []}
-        for seed in range(scale.transfer_seeds):
-            for strategy in curves:
-                # One compiled model per strategy, reset per run (`tgai.transfer.restart`): same result as a
-                # fresh `vae.make`, without retracing.
-                if strategy not in models:
-                    models[strategy], _ = vae.make(strategy, source=source, seed=seed)
-                model = models[strategy]
-                transfer.restart(model, strategy, seed=seed, source=source)
-                with common.Stopwatch() as watch:
-                    history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
-                curves[strategy].append((np.asarray(history["step"]), np.asarray(history["negative_elbo"])))
-                log(
-                    f"  transfer_vae: N={count} seed {seed} {strategy}: -ELBO {history['negative_elbo'][0]:.1f} -> "
-                    f"{history['negative_elbo'][-1]:.1f} ({watch.seconds:.0f} s)"
-                )
-        setting = f"-ELBO on {len(pair.heldout_images)} held-out digits (nats/image); batch {batch_size}, eval every {eval_every} steps"
-        rows += _summaries("transfer_vae", "VAE held-out -ELBO", "nats", count, curves, steps, setting)
+        curves, heldout, batch_size = vae_curves(scale, count, steps, eval_every, source, models, log, "transfer_vae")
+        pairs = {name: [(np.asarray(run["steps"]), np.asarray(run["values"])) for run in runs] for name, runs in curves.items()}
+        setting = f"-ELBO on {len(heldout)} held-out digits (nats/image); batch {batch_size}, eval every {eval_every} steps"
+        rows += _summaries("transfer_vae", "VAE held-out -ELBO", "nats", count, pairs, steps, setting)
     return rows

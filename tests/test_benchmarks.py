@@ -16,6 +16,19 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import common, run  # noqa: E402
 
 
+def _offline_class_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
+
+
+def _tiny_rows(benchmark, tmp_path, monkeypatch) -> list[dict]:
+    """Run one benchmark at the tiny scale, offline, into `tmp_path`; return its result rows."""
+    _offline_class_home(tmp_path, monkeypatch)
+    assert run.main(["--tiny", "--only", benchmark, "--output", str(tmp_path)]) == 0
+    return json.loads((tmp_path / "results.json").read_text())["rows"]
+
+
 def test_summarize_gives_median_range_and_relative_spread():
     stats = common.summarize([4.0, 1.0, 2.0])
     assert stats["median"] == 2.0 and stats["min"] == 1.0 and stats["max"] == 4.0
@@ -92,9 +105,7 @@ def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TGAI_OFFLINE", "1")
-    monkeypatch.setenv("TGAI_PROFILE", "class")
-    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
+    _offline_class_home(tmp_path, monkeypatch)
     assert run.main(["--tiny", "--only", "transfer_vae", "--output", str(tmp_path)]) == 0
     assert run.main(["--tiny", "--only", "throughput_vae", "--output", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -115,11 +126,7 @@ def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, cap
 
 
 def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(tmp_path, monkeypatch):
-    monkeypatch.setenv("TGAI_OFFLINE", "1")
-    monkeypatch.setenv("TGAI_PROFILE", "class")
-    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
-    assert run.main(["--tiny", "--only", "budget_gan", "--output", str(tmp_path)]) == 0
-    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    rows = _tiny_rows("budget_gan", tmp_path, monkeypatch)
     assert [result["name"] for result in rows] == ["n10_step2_balanced", "n10_step4_balanced", "n10_seconds_to_quality"]
     for result in rows:
         assert result["baseline"] and len(result["samples"]) == len(result["baseline_samples"]) == 1
@@ -127,11 +134,7 @@ def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(t
 
 
 def test_tiny_vae_budget_run_reports_seconds_to_each_level(tmp_path, monkeypatch):
-    monkeypatch.setenv("TGAI_OFFLINE", "1")
-    monkeypatch.setenv("TGAI_PROFILE", "class")
-    monkeypatch.setenv("TGAI_HOME", str(tmp_path / "home"))
-    assert run.main(["--tiny", "--only", "budget_vae", "--output", str(tmp_path)]) == 0
-    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    rows = _tiny_rows("budget_vae", tmp_path, monkeypatch)
     assert [result["name"] for result in rows] == ["n10_seconds_to_200_nats", "n10_seconds_to_175_nats"]
     for result in rows:
         assert result["unit"] == "s" and result["baseline"] == "scratch"
