@@ -46,12 +46,13 @@ class Scale:
     vae_budget_eval_every: int = 10
 
 
-# The full scale is budgeted to fit `make bench` into about 45 minutes on a 2-core CPU, notebooks included
+# The full scale is budgeted to fit `make bench` into about 50 minutes on a 2-core CPU, notebooks included
 # (budget_gan, lesson 03's 1,000-step picture, takes about 16 of them; budget_vae about 8).
 # Transfer runs use fixed step counts (GAN 100 steps, VAE 200, evaluated every 25) so that the comparison does
 # not move when a lesson's class profile is retuned; batch sizes come from the profile.
 SCALES = {
-    "full": Scale("full", 3, 64, 256, 32, 256, 3, (10, 30, 100), 100, 25, 200, 25, 300, "all", True),
+    # Five repeats of about 10 s per variant: this VM's neighbours moved single repeats by 20-50 %.
+    "full": Scale("full", 5, 128, 512, 32, 256, 3, (10, 30, 100), 100, 25, 200, 25, 300, "all", True),
     "quick": Scale("quick", 2, 32, 64, 32, 64, 1, (10, 30, 100), 20, 10, 20, 10, 100, "first", False, 40, 20, 40, 10),
     "tiny": Scale("tiny", 1, 32, 32, 32, 32, 1, (10,), 4, 2, 4, 2, 50, "none", False, 4, 2, 4, 2),
 }
@@ -439,7 +440,7 @@ def readme_section(results: dict) -> str:
             "",
         ]
     lines += [
-        "Reproduce: `make bench` (about 45 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
+        "Reproduce: `make bench` (about 50 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
         "`benchmarks/results.json`), `make bench-quick` for a 3-minute smoke run (written to "
         "`build/benchmarks-quick/`), `.venv/bin/python benchmarks/run.py --only throughput extraction` for a "
         "subset, and `bash benchmarks/gpu.sh` for the `full` profile on a GPU. The benchmarks measure and never "

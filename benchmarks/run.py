@@ -1,7 +1,7 @@
 """Run the tgai benchmarks and write `RESULTS.md` and `results.json` (`make bench`, `make bench-quick`).
 
 Usage:
-    python benchmarks/run.py                      # everything, about 45 minutes on a 2-core CPU
+    python benchmarks/run.py                      # everything, about 50 minutes on a 2-core CPU
     python benchmarks/run.py --quick              # smoke run, 2-3 minutes, written to build/benchmarks-quick/
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
