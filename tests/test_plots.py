@@ -64,6 +64,13 @@ def test_training_curves_labels_and_marks():
         plots.training_curves({}, title="empty")
 
 
+def test_curves_differ_by_line_style_and_marker_not_only_colour():
+    figure = plots.training_curves({f"run {index}": ([0, 1], [index, index + 1]) for index in range(4)}, title="runs")
+    lines = figure.axes[0].get_lines()
+    assert len({line.get_linestyle() for line in lines}) == 4
+    assert len({line.get_marker() for line in lines}) == 4
+
+
 def test_feature_maps_single_and_per_layer():
     maps = _rng().random((8, 8, 32)).astype(np.float32)
     maps[..., 5] += 10.0  # The most active channel comes first.
@@ -156,6 +163,8 @@ def test_bar_chart_grouped_with_errors_and_reference():
     )
     assert [tick.get_text() for tick in axis.get_xticklabels()] == ["1", "5"]
     assert len(axis.patches) == 4
+    # The two series differ by hatch as well as colour, so the chart reads in grayscale.
+    assert axis.patches[0].get_hatch() != axis.patches[2].get_hatch()
 
 
 def test_bar_chart_errors():

@@ -15,6 +15,12 @@ from threadpoolctl import threadpool_limits
 
 from tgai import validation
 
+# Curves and bars are told apart by line style, marker and hatch as well as by colour, so that a figure still
+# reads in grayscale and for colour-blind learners.
+LINE_STYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v", "x")
+HATCHES = ("", "//", "..", "xx", "\\\\", "--")
+
 
 def image_grid(images, titles=None, columns: int = 10, title: str = "", row_labels=None, scale: float = 1.0):
     """Show images in a grid with optional per-tile titles and per-row labels.
@@ -87,8 +93,15 @@ def training_curves(
             f"curves must be a non-empty dict {{label: (steps, values)}}; received {validation.describe(curves)}."
         )
     figure, axis = plt.subplots(figsize=(7, 4))
-    for label, (steps, values) in curves.items():
-        axis.plot(steps, values, marker="o", markersize=3, label=str(label))
+    for index, (label, (steps, values)) in enumerate(curves.items()):
+        axis.plot(
+            steps,
+            values,
+            linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            marker=MARKERS[index % len(MARKERS)],
+            markersize=4,
+            label=str(label),
+        )
     for label, value in (marks or {}).items():
         axis.axhline(value, linestyle="--", color="gray", linewidth=1)
         axis.annotate(str(label), (axis.get_xlim()[0], value), fontsize=8, color="gray", va="bottom")
@@ -156,7 +169,7 @@ def feature_maps(maps, title: str, channels: int = 16, scale: float = 0.9):
             axis.set_yticks([])
             if column < len(order):
                 axis.imshow(_normalise_map(value[..., order[column]]), cmap="viridis", vmin=0.0, vmax=1.0)
-                axis.set_title(f"ch {order[column]}", fontsize=6)
+                axis.set_title(f"ch {order[column]}", fontsize=8)
             else:
                 axis.set_visible(False)
         height, width, depth = value.shape
@@ -207,10 +220,11 @@ def embedding(
     Args:
         features: (N, D) features; or a dict `{panel title: (N, D)}` for side-by-side panels (e.g. per layer),
             all with the same N.
-        groups: N labels that set the colour (e.g. class).
+        groups: N labels that set the colour: the distinction the figure is about (e.g. domain, when the
+            question is how far source and target lie apart; or class).
         method: `"pca"` or `"tsne"`.
         title: Figure title: say which feature space.
-        styles: Optional N labels that set the marker (e.g. domain: source / target).
+        styles: Optional N labels that set the marker (a secondary distinction).
         seed: Seeds t-SNE (and PCA's randomised solver).
         perplexity: t-SNE perplexity, capped for small N.
         scale: Panel size in inches.
@@ -244,7 +258,6 @@ def embedding(
     group_values = list(dict.fromkeys(groups.tolist()))
     style_values = list(dict.fromkeys(styles.tolist())) if styles is not None else [None]
     colours = plt.get_cmap("tab10" if len(group_values) <= 10 else "tab20")
-    markers = ["o", "^", "s", "x", "D", "v"]
     for axis, (label, value) in zip(axes[0], panels.items(), strict=True):
         points, (xlabel, ylabel) = _project(value, method, seed, perplexity)
         for style_index, style in enumerate(style_values):
@@ -257,10 +270,10 @@ def embedding(
                 axis.scatter(
                     points[mask, 0],
                     points[mask, 1],
-                    s=10,
+                    s=14,
                     alpha=0.7,
                     color=colours(group_index % colours.N),
-                    marker=markers[style_index % len(markers)],
+                    marker=MARKERS[style_index % len(MARKERS)],
                     linewidths=0.8,
                 )
         axis.set_title(str(label), fontsize=10)
@@ -272,10 +285,10 @@ def embedding(
     ]
     if styles is not None:
         handles += [
-            plt.Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="black", label=str(s))
+            plt.Line2D([], [], linestyle="", marker=MARKERS[i % len(MARKERS)], color="black", label=str(s))
             for i, s in enumerate(style_values)
         ]
-    figure.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
+    figure.legend(handles=handles, loc="center right", fontsize=9, frameon=False)
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0, 1 - 1.3 / (scale * len(panels) + 1.5), 1))
     return figure
@@ -330,8 +343,17 @@ def bar_chart(
         if errors is not None and label in errors:
             bounds = np.asarray(errors[label], dtype=float)
             yerr = np.stack([series - bounds[:, 0], bounds[:, 1] - series])
-        bars = axis.bar(offsets, series, width=width, label=str(label), yerr=yerr, capsize=3)
-        axis.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+        bars = axis.bar(
+            offsets,
+            series,
+            width=width,
+            label=str(label),
+            yerr=yerr,
+            capsize=3,
+            hatch=HATCHES[index % len(HATCHES)],
+            edgecolor="white",
+        )
+        axis.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
     if reference is not None:
         axis.axhline(reference, linestyle="--", color="gray", linewidth=1)
     axis.set_xticks(positions, categories)
