@@ -86,3 +86,32 @@ def test_structure(notebook):
     assert "SEED = " in "".join(code[0]["source"])
     assert "tgai.setup(" in "".join(code[1]["source"]), f"{path.name}: second code cell calls tgai.setup"
     assert content["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def _markdown(content):
+    return "\n".join("".join(cell["source"]) for cell in content["cells"] if cell["cell_type"] == "markdown")
+
+
+def test_readable_figures_one_kernel_name_one_time_estimate(notebook):
+    path, content = notebook
+    setup = "".join(_code_cells(content)[1]["source"])
+    dpi = re.search(r'figure\.dpi"\] = (\d+)', setup)
+    assert dpi and int(dpi.group(1)) >= 100, f"{path.name}: set plt.rcParams['figure.dpi'] to at least 100 in the setup cell"
+    assert content["metadata"]["kernelspec"]["display_name"] == "Python 3", f"{path.name}: one kernel display name"
+    estimates = re.findall(r"Estimated time", _markdown(content))
+    assert len(estimates) == 1, f"{path.name}: state the estimated time once, in the overview"
+    assert "measured by `make bench`" in "".join(content["cells"][0]["source"]), f"{path.name}: say where the time comes from"
+
+
+def test_links_its_papers_and_nothing_outside_the_repository(notebook):
+    path, content = notebook
+    prose = _markdown(content)
+    assert re.search(r"\]\(https://(arxiv\.org|doi\.org)/", prose), f"{path.name}: link the papers it uses"
+    for outside in ("RESEARCH.md", "DESIGN.md", "shared/seed", "the issue"):
+        assert outside not in json.dumps(content["cells"]), f"{path.name}: refers to {outside!r}, which learners do not have"
+
+
+def test_claim_messages_speak_to_learners(notebook):
+    path, content = notebook
+    code = "\n".join("".join(cell["source"]) for cell in _code_cells(content))
+    assert "update the prose" not in code, f"{path.name}: an assertion message should tell a learner what happened"
