@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/installed
 PORT ?= 8888
+# The folder JupyterLab opens (tests serve a copy, so that nothing run in a browser reaches the committed notebooks).
+NOTEBOOK_DIR ?= notebooks
 NBVAL_TIMEOUT ?= 600
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -38,7 +40,7 @@ $(STAMP): requirements.txt pyproject.toml jupyterlab/overrides.json
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 test: unit nbtest
 

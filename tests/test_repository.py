@@ -4,13 +4,11 @@ import json
 import os
 import pathlib
 import re
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
+from lab_server import running_lab
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -51,48 +49,15 @@ def test_the_hub_check_is_pinned_and_runs_in_ci():
     assert "make hub-check" in [line.strip() for line in script.splitlines()]
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_make_lab_serves_lab_on_loopback(tmp_path):
-    port = _free_port()
-    environment = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
-    lab_args = "--no-browser --ip=127.0.0.1 --ServerApp.token= --ServerApp.password= --ServerApp.disable_check_xsrf=True"
-    process = subprocess.Popen(
-        ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        status = None
-        deadline = time.time() + 120
-        while time.time() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=5) as response:
-                    status = response.status
-            except OSError:
-                assert process.poll() is None, "make lab exited early"
-                time.sleep(1)
-        assert status == 200
+    with running_lab(tmp_path) as base:
         # The kit's overrides (jupyterlab/overrides.json, installed by make install) turn off the news popup.
-        url = f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification"
+        url = f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification"
         with urllib.request.urlopen(url, timeout=10) as response:
             schema = json.loads(response.read())["schema"]
-        # JupyterLab applies overrides.json to the schema's defaults, which a learner's own settings may change.
-        defaults = {name: value.get("default") for name, value in schema["properties"].items()}
-        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    # JupyterLab applies overrides.json to the schema's defaults, which a learner's own settings may change.
+    defaults = {name: value.get("default") for name, value in schema["properties"].items()}
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
 
 
 def _interpreter(version):
