@@ -12,7 +12,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
-.PHONY: install lab test unit nbtest notebooks check-seeds matrix shared hub-check html assets bench bench-quick lint clean
+.PHONY: install lab test unit nbtest notebooks check-seeds matrix shared hub-check html site assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -120,6 +120,19 @@ hub/node_modules/installed: hub/package.json hub/package-lock.json
 
 hub-check: $(VENV)/hub-installed hub/node_modules/installed
 	$(BIN)/python hub/check.py --users $(HUB_USERS)
+
+# The published site: the committed, executed notebooks rendered by Sphinx with myst-nb and the book theme
+# (navigation, search, rendered figures), never re-executed. REPOSITORY=https://github.com/<owner>/<name> (and
+# BRANCH=, default main) adds "Open in Colab" launch buttons. Opened in headless Chromium by tests/test_site.py.
+SITE ?= build/site
+REPOSITORY ?=
+BRANCH ?= main
+site: $(STAMP)
+	rm -rf $(SITE)-source && mkdir -p $(SITE)-source
+	cp site/conf.py site/index.md notebooks/[0-9][0-9]_*.ipynb $(SITE)-source/
+	TGAI_SITE_REPOSITORY=$(REPOSITORY) TGAI_SITE_BRANCH=$(BRANCH) $(BIN)/sphinx-build -q -W --keep-going -b html \
+		$(SITE)-source $(SITE)
+	@echo "site: $(SITE)/index.html"
 
 html: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb

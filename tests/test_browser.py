@@ -11,10 +11,9 @@ import shutil
 import time
 
 import pytest
+from browser_tools import CHROMIUM, DRIVER, chromium
 from lab_server import ROOT, running_lab
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -27,18 +26,8 @@ LESSON = "00_setup.ipynb"
 
 @pytest.fixture
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
-    driver.implicitly_wait(0)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _wait(condition, timeout: float, what: str):

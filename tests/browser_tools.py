@@ -1,0 +1,30 @@
+"""Headless Chromium for the browser tests, driven by selenium through Debian's `chromium-driver`.
+
+Importable from pytest (tests/ is on `sys.path`). `CHROMIUM` and `DRIVER` are None where they are missing, so
+that tests can skip with the install command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1400, height: int = 1000):
+    """Yield a headless Chromium WebDriver, and quit it afterwards."""
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -1,0 +1,124 @@
+"""The published site: `make site` builds it from the committed notebooks; headless Chromium reads it.
+
+Checks every lesson's title in the navigation and on its page, at least one rendered figure per lesson, every
+image loaded, every link inside the site resolving, search finding a lesson, and the Colab launch button built
+from the repository address. Skips where Chromium or its driver is missing (`.ci/run` installs them).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from browser_tools import CHROMIUM, DRIVER, chromium
+from lab_server import ROOT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
+                       reason="needs Chromium and its driver: sudo apt-get install chromium chromium-driver"),
+]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# A stand-in address: the test checks how launch buttons are built from it, not that it exists.
+REPOSITORY = "https://github.com/example-owner/tgai"
+
+
+def _plain(text):
+    # Sphinx typesets straight quotes as curly ones.
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def _title(notebook):
+    first = "".join(json.loads(notebook.read_text())["cells"][0]["source"]).splitlines()[0]
+    return first.removeprefix("# ").strip()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the request log would bury a failure's message
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site") / "html"
+    subprocess.run(["make", "-s", "site", f"SITE={folder}", f"REPOSITORY={REPOSITORY}"], cwd=ROOT, check=True,
+                   capture_output=True, text=True)
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+def _internal_links(driver, base):
+    links = set()
+    for anchor in driver.find_elements("css selector", "a[href]"):
+        href = anchor.get_attribute("href").split("#")[0]
+        if href.startswith(base):
+            links.add(href)
+    return links
+
+
+def test_every_lesson_has_its_title_a_figure_and_a_colab_button(site, browser):
+    browser.get(f"{site}/index.html")
+    navigation = _plain(browser.find_element("css selector", "nav.bd-links").text)
+    for notebook in NOTEBOOKS:
+        assert _title(notebook) in navigation, f"{notebook.name} is missing from the site's navigation"
+    for notebook in NOTEBOOKS:
+        browser.get(f"{site}/{notebook.stem}.html")
+        assert _plain(browser.find_element("css selector", "article h1").text).strip().rstrip("#").strip() == _title(notebook)
+        images = browser.find_elements("css selector", "article img")
+        loaded = [image for image in images if browser.execute_script("return arguments[0].naturalWidth", image) > 0]
+        assert loaded, f"{notebook.name}: no figure rendered"
+        assert len(loaded) == len(images), f"{notebook.name}: {len(images) - len(loaded)} image(s) failed to load"
+        launch = [anchor.get_attribute("href") for anchor in browser.find_elements("css selector", "a[href]")
+                  if anchor.get_attribute("href").startswith("https://colab.research.google.com/")]
+        expected = f"https://colab.research.google.com/github/example-owner/tgai/blob/main/notebooks/{notebook.name}"
+        assert expected in launch, f"{notebook.name}: no Colab launch button for {expected}; found {launch}"
+
+
+def test_no_broken_link_inside_the_site(site, browser):
+    seen, queue = set(), [f"{site}/index.html"]
+    while queue:
+        page = queue.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        try:
+            with urllib.request.urlopen(page, timeout=10) as response:
+                assert response.status == 200
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"broken link inside the site: {page} ({error.code})") from None
+        if page.endswith(".html"):
+            browser.get(page)
+            queue.extend(_internal_links(browser, site) - seen)
+    pages = {urllib.parse.urlparse(page).path.lstrip("/") for page in seen}
+    assert {f"{notebook.stem}.html" for notebook in NOTEBOOKS} <= pages
+
+
+def test_search_finds_a_lesson(site, browser):
+    browser.get(f"{site}/search.html?q=FreezeD")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        results = [item.text for item in browser.find_elements("css selector", "#search-results li")]
+        if results:
+            break
+        time.sleep(0.5)
+    assert any("GAN" in result for result in results), f"searching FreezeD should find lesson 03: {results}"
