@@ -12,7 +12,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
 
-.PHONY: install lab test unit nbtest notebooks check-seeds matrix shared hub-check html site assets bench bench-quick lint clean
+.PHONY: install lab test unit nbtest notebooks check-seeds matrix colab-check shared hub-check html site assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -89,6 +89,26 @@ matrix:
 			(cd notebooks && $(OFFLINE) ../$$environment/bin/papermill --log-level ERROR --no-progress-bar -k python3 \
 				$$(basename $$notebook) ../$$environment/notebooks/$$(basename $$notebook)) || exit 1; \
 		done; \
+	done
+
+# Colab's runtime (colab/requirements.txt: Python 3.13, TensorFlow 2.20, Keras 3.13, numpy 2.1, ...) in
+# build/colab/, tgai and colab/install.txt added without dependencies as on Colab, then every notebook executed
+# with its claims into build/colab/notebooks/ (never over the committed ones).
+PYTHON_COLAB ?= 3.13
+COLAB := build/colab
+colab-check:
+	@interpreter=$$(PYENV_VERSION=$$(pyenv latest $(PYTHON_COLAB)) pyenv which python) \
+		|| { echo "pyenv has no Python $(PYTHON_COLAB): pyenv install $(PYTHON_COLAB)"; exit 1; }; \
+	test -x $(COLAB)/bin/python || $$interpreter -m venv $(COLAB)
+	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check -r colab/requirements.txt
+	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r colab/install.txt
+	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(COLAB)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	mkdir -p $(COLAB)/notebooks
+	cd notebooks && for notebook in [0-9][0-9]_*.ipynb; do \
+		echo "$$notebook with Colab's versions"; \
+		$(OFFLINE) ../$(COLAB)/bin/papermill --log-level ERROR --no-progress-bar -k python3 $$notebook \
+			../$(COLAB)/notebooks/$$notebook || exit 1; \
 	done
 
 # A shared layer for a class on one server (docs/hub.md): unpack a bundle into it (BUNDLE=..., optional), run the

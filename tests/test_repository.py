@@ -89,12 +89,29 @@ def test_pyproject_states_the_tested_pythons_and_ranges_that_hold_the_pins():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.11,<3.14"
+    pins = _pins("requirements.txt")
+    # Colab's runtime (colab/requirements.txt) plus what the Colab cell adds (colab/install.txt) must fit too.
+    colab = {**_pins("colab/requirements.txt"), **_pins("colab/install.txt")}
+    for dependency in map(Requirement, project["dependencies"]):
+        assert dependency.specifier, f"{dependency.name} has no version range"
+        assert dependency.specifier.contains(pins[dependency.name.lower()]), f"{dependency} excludes the pinned version"
+        if dependency.name.lower() in colab:
+            assert dependency.specifier.contains(colab[dependency.name.lower()]), f"{dependency} excludes Colab's version"
+
+
+def _pins(relative):
     pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
+    for line in (ROOT / relative).read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             name, version = line.split("==")
             pins[name.lower()] = version
-    for dependency in map(Requirement, project["dependencies"]):
-        assert dependency.specifier, f"{dependency.name} has no version range"
-        assert dependency.specifier.contains(pins[dependency.name.lower()]), f"{dependency} excludes the pinned version"
+    return pins
+
+
+def test_colab_check_uses_colabs_runtime_versions():
+    # Colab's runtime as of its 2026-08 update (the versions the Colab issue lists).
+    colab = _pins("colab/requirements.txt")
+    expected = {"tensorflow": "2.20.0", "keras": "3.13.2", "numpy": "2.1.3", "matplotlib": "3.10.0", "scikit-learn": "1.6.1"}
+    assert {name: colab.get(name) for name in expected} == expected
+    assert "PYTHON_COLAB ?= 3.13" in (ROOT / "Makefile").read_text()
