@@ -10,7 +10,7 @@ NBVAL_TIMEOUT ?= 600
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
-OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class
+OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class TGAI_PROGRESS=0
 
 .PHONY: install lab test unit nbtest notebooks check-seeds matrix colab-check shared hub-check html site assets bench bench-quick lint clean
 

@@ -206,3 +206,26 @@ def test_nan_guard_and_resumable_backup_both_quote_the_gans_hint(tmp_path):
     with pytest.raises(training.TrainingDivergedError, match="Weights became NaN") as caught:
         training.fit(model, images(), steps=4, batch_size=8, chunk=2, callbacks=[Poison(variable, step=1)], backup_dir=tmp_path / "backup")
     assert f"Likely cause: {hint}" in str(caught.value) and "<bound method" not in str(caught.value)
+
+
+def test_long_training_shows_a_progress_bar_unless_turned_off(capfd, monkeypatch):
+    # A learner's session shows a bar of steps on stderr; TGAI_PROGRESS=0 (make notebooks, make test) shows none.
+    monkeypatch.delenv("TGAI_PROGRESS", raising=False)
+    training.fit(small_gan(), images(), steps=4, batch_size=8, seed=0, chunk=2, description="fine-tune, seed 0")
+    shown = capfd.readouterr().err
+    assert "fine-tune, seed 0" in shown and "/4 [" in shown, shown
+    monkeypatch.setenv("TGAI_PROGRESS", "0")
+    training.fit(small_gan(), images(), steps=4, batch_size=8, seed=0, chunk=2, description="fine-tune, seed 0")
+    assert "fine-tune" not in capfd.readouterr().err
+
+
+def test_a_resumed_run_continues_the_bar_where_it_stopped(tmp_path, capfd, monkeypatch):
+    monkeypatch.delenv("TGAI_PROGRESS", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(small_gan(), images(), steps=6, batch_size=8, seed=0, chunk=2, callbacks=[Interrupt(2)],
+                     backup_dir=tmp_path / "backup")
+    capfd.readouterr()
+    training.fit(small_gan(), images(), steps=6, batch_size=8, seed=0, chunk=2, backup_dir=tmp_path / "backup")
+    shown = capfd.readouterr().err
+    # Interrupted at the start of chunk 2, the run had finished 2 chunks of 2 steps: the bar resumes at 4 of 6.
+    assert "4/6 [" in shown and "0/6 [" not in shown, shown

@@ -33,6 +33,7 @@ ENV_PROFILE = "TGAI_PROFILE"
 ENV_HOME = "TGAI_HOME"
 ENV_OFFLINE = "TGAI_OFFLINE"
 ENV_THREADS = "TGAI_THREADS"
+ENV_PROGRESS = "TGAI_PROGRESS"
 
 
 # Each lesson's settings, registered by the module that lesson introduces (`register_settings` below), so
@@ -126,6 +127,15 @@ def current_seed() -> int:
 def is_offline() -> bool:
     """True when `TGAI_OFFLINE` is set to a true value: nothing may touch the network."""
     return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def show_progress() -> bool:
+    """True unless `TGAI_PROGRESS` is set to a false value: long training shows a progress bar on stderr.
+
+    `make notebooks`, `make test` and `make check-seeds` set `TGAI_PROGRESS=0`, so that committed outputs hold
+    no bars; a learner's own session shows them (nbval never compares stderr either way).
+    """
+    return os.environ.get(ENV_PROGRESS, "").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def cache_home() -> pathlib.Path:

@@ -107,7 +107,8 @@ def run(model, strategy, images, steps, batch_size, eval_every, seed=0, evaluate
     if snapshot is not None:
         callbacks.append(training.SampleSnapshots(lambda trained: snapshot(trained, seed), eval_every))
     start = time.perf_counter()
-    training.fit(model, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=callbacks)
+    training.fit(model, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=callbacks,
+                 description=f"{label or strategy}, seed {seed}")
     seconds = time.perf_counter() - start
     history = callbacks[0].history if evaluate is not None else []
     snapshots = callbacks[-1].snapshots if snapshot is not None else []

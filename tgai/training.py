@@ -27,11 +27,12 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import sys
 
 import keras
 import numpy as np
 
-from tgai import data, validation
+from tgai import config, data, validation
 
 
 class TrainingDivergedError(RuntimeError):
@@ -59,6 +60,38 @@ def _is_finite_log(value) -> bool:
 def _global_step(epoch: int, batch: int, steps_per_epoch: int) -> int:
     """Steps completed after `batch` (0-based) of `epoch` (0-based)."""
     return epoch * steps_per_epoch + batch + 1
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A progress bar of training steps on stderr (`tqdm.auto`: a widget in JupyterLab, text elsewhere).
+
+    Introduced in lesson 03, where each run trains for tens of seconds. It writes to stderr, which nbval
+    never compares, and `tgai.config.show_progress` turns it off for committed outputs (`TGAI_PROGRESS=0`).
+    The bar closes when training ends, so that a finished run leaves no trace in the notebook.
+    """
+
+    def __init__(self, total: int, description: str = "training", initial: int = 0):
+        super().__init__()
+        self.total, self.description, self.initial = int(total), str(description), int(initial)
+        self._bar, self._epoch = None, 0
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=self.total, initial=self.initial, desc=self.description, unit="step", leave=False,
+                         file=sys.stderr, mininterval=0.5)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = self.params.get("steps") or 1
+        done = self.initial + _global_step(self._epoch, batch, steps)
+        self._bar.update(max(0, min(done, self.total) - self._bar.n))
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -234,7 +267,17 @@ def resolve_jit_compile(model, jit_compile) -> bool:
     return bool(jit_compile)
 
 
-def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | None = None, callbacks=(), backup_dir=None):
+def fit(
+    model,
+    images,
+    steps: int,
+    batch_size: int,
+    seed: int = 0,
+    chunk: int | None = None,
+    callbacks=(),
+    backup_dir=None,
+    description: str = "training",
+):
     """Train `model` with `model.fit` for `steps` steps on shuffled batches of `images`, resumably.
 
     Introduced in lesson 03. The data stream depends only on `seed`; training runs in chunks of `chunk`
@@ -252,6 +295,7 @@ def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | 
         chunk: Steps per `fit` epoch (default: all steps in one chunk); backups happen between chunks.
         callbacks: Extra Keras callbacks (e.g. `PeriodicEvaluation`).
         backup_dir: Folder for `ResumableBackup`, or None for no backups.
+        description: Label of the progress bar shown on stderr (see `tgai.config.show_progress`).
 
     Returns:
         The Keras `History`.
@@ -284,4 +328,6 @@ def fit(model, images, steps: int, batch_size: int, seed: int = 0, chunk: int | 
     all_callbacks = [guard, *callbacks]
     if backup_dir is not None:
         all_callbacks.insert(1, ResumableBackup(str(backup_dir)))
+    if config.show_progress():
+        all_callbacks.append(ProgressBar(steps, description, initial=done * chunk))
     return model.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
