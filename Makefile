@@ -161,10 +161,10 @@ assets: $(STAMP)
 	$(BIN)/python -m tgai fetch --all
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	TGAI_PROGRESS=0 $(BIN)/python benchmarks/run.py
 
 bench-quick: $(STAMP)
-	$(BIN)/python benchmarks/run.py --quick
+	TGAI_PROGRESS=0 $(BIN)/python benchmarks/run.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

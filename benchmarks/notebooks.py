@@ -60,7 +60,8 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     import tgai
 
     paths = notebook_paths(scale.notebooks)
-    environment = {"TGAI_OFFLINE": "1", "TGAI_PROFILE": tgai.profile().name}
+    # No progress bars: the timed runs match make notebooks, which turns them off too.
+    environment = {"TGAI_OFFLINE": "1", "TGAI_PROFILE": tgai.profile().name, "TGAI_PROGRESS": "0"}
     saved = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     rows, total, failures = [], 0.0, []
