@@ -7,6 +7,7 @@ committed files.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 
@@ -45,6 +46,11 @@ def _prompts(driver):
     return [element.text.strip() for element in driver.find_elements("css selector", ".jp-CodeCell .jp-InputPrompt")]
 
 
+def _finished(driver, count):
+    prompts = _prompts(driver)
+    return len(prompts) == count and all(prompt[1:-2].isdigit() for prompt in prompts)
+
+
 def _click_menu(driver, menu: str, item: str):
     driver.find_element("xpath", f"//li[contains(@class, 'lm-MenuBar-item')][.//*[text()='{menu}']]").click()
     _wait(lambda: driver.find_elements("xpath", f"//li[contains(@class, 'lm-Menu-item')][.//*[text()='{item}']]"),
@@ -56,15 +62,16 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path, browser):
     shutil.copytree(ROOT / "notebooks", copy)
     with running_lab(tmp_path, notebook_dir=copy) as base:
         browser.get(f"{base}/lab/tree/{LESSON}")
-        _wait(lambda: len(_prompts(browser)) > 5, 120, "the notebook's code cells")
+        # JupyterLab renders a long notebook progressively: wait for a prompt on every code cell of the file.
+        count = sum(cell["cell_type"] == "code" for cell in json.loads((copy / LESSON).read_text())["cells"])
+        _wait(lambda: len(_prompts(browser)) == count, 120, f"the notebook's {count} code cells")
         _wait(lambda: browser.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"),
               120, "an idle kernel")
-        count = len(_prompts(browser))
         _click_menu(browser, "Run", "Run All Cells")
         # Every cell ends with a number in its prompt. A failing cell shows a traceback and stops the run, leaving
         # "[ ]:" behind: fail at once with its text rather than wait.
         deadline = time.time() + 300
-        while not all(prompt[1:-2].isdigit() for prompt in _prompts(browser)):
+        while not _finished(browser, count):
             failed = [output.text for output in browser.find_elements("css selector", ".jp-OutputArea-output")
                       if "Traceback (most recent call last)" in output.text or "Error" in output.text.split("\n")[0]]
             assert not failed, f"a cell failed in the browser: {failed[0][:500]}"
