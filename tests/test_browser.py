@@ -12,16 +12,10 @@ import shutil
 import time
 
 import pytest
-from browser_tools import CHROMIUM, DRIVER, chromium
+from browser_tools import chromium, requires_chromium
 from lab_server import ROOT, running_lab
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or DRIVER is None,
-        reason="needs Chromium and its driver: sudo apt-get install chromium chromium-driver",
-    ),
-]
+pytestmark = [pytest.mark.slow, requires_chromium]
 LESSON = "00_setup.ipynb"
 
 

@@ -43,6 +43,8 @@ def test_setup_notebook_runs_with_another_seed(tmp_path, monkeypatch):
         ("03_gan_finetuning.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
         ("04_vae_domain_adaptation.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
         ("04_vae_domain_adaptation.ipynb", {"N_FEW": 0}, "N_FEW must be an integer from 10 to 100"),
+        ("05_parameter_efficient_finetuning.ipynb", {"RANK": 0}, "RANK must be an integer from 1 to 32"),
+        ("05_parameter_efficient_finetuning.ipynb", {"LORA_LEARNING_RATE": -1.0}, "LORA_LEARNING_RATE must be a finite number > 0"),
     ],
 )
 def test_a_parameter_out_of_range_is_named_before_anything_trains(tmp_path, monkeypatch, notebook, parameters, message):

@@ -18,14 +18,10 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from browser_tools import CHROMIUM, DRIVER, chromium
+from browser_tools import chromium, requires_chromium
 from lab_server import ROOT
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None or DRIVER is None,
-                       reason="needs Chromium and its driver: sudo apt-get install chromium chromium-driver"),
-]
+pytestmark = [pytest.mark.slow, requires_chromium]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # A stand-in address: the test checks how launch buttons are built from it, not that it exists.
 REPOSITORY = "https://github.com/example-owner/tgai"

@@ -6,6 +6,7 @@ that names the argument, the value received and the fix, before TensorFlow produ
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -26,6 +27,15 @@ def positive_int(value, argument: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{argument} must be an integer >= {minimum}; received {argument}={value}.")
     return int(value)
+
+
+def positive_number(value, argument: str, example: str) -> float:
+    """Return `value` as a float if it is a finite number > 0 (a learning rate, a scale), else raise naming `argument`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a number > 0; received {describe(value)}. Use e.g. {example}.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{argument} must be a finite number > 0; received {argument}={value!r}. Use e.g. {example}.")
+    return float(value)
 
 
 def int_in_range(value, argument: str, minimum: int, maximum: int, why: str = "") -> int:
