@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import tgai
 from tgai import checkpoints, lora
+from tgai.transfer import count_parameters as count
 
 GENERATOR_LAYERS = ["g_block1_dense", "g_block2_conv", "g_block3_conv", "g_block4_conv", "g_output_conv"]
 
@@ -19,8 +20,8 @@ def decoder(seed=0):
     return tgai.vae.build_decoder(image_shape=(16, 16, 1), latent_dim=4, seed=seed)
 
 
-def codes(model, count=6, seed=0):
-    return np.random.default_rng(seed).standard_normal((count, model.input_shape[-1])).astype(np.float32)
+def codes(model, number=6, seed=0):
+    return np.random.default_rng(seed).standard_normal((number, model.input_shape[-1])).astype(np.float32)
 
 
 def perturb(model, seed=1):
@@ -53,9 +54,9 @@ def test_enable_leaves_only_the_adapters_trainable_and_counts_them(rank):
         if layer.name in names:
             kernel_shape = tuple(layer._kernel.shape)
             expected += int(np.prod(kernel_shape[:-1])) * rank + rank * kernel_shape[-1]
-    assert lora.count(model.trainable_weights) == expected
+    assert count(model.trainable_weights) == expected
     assert {weight.name for weight in model.trainable_weights} == set(lora.ADAPTER_WEIGHTS)
-    assert lora.count(model.weights) == lora.count(generator().weights) + expected
+    assert count(model.weights) == count(generator().weights) + expected
 
 
 def test_only_the_adapters_change_in_training():
@@ -85,7 +86,7 @@ def test_merging_adapters_leaves_outputs_unchanged(build):
     inputs = codes(model, 8)
     assert not lora.adapted_layers(merged)
     assert all(type(layer) is not lora.Conv2DTranspose for layer in merged.layers), "the merged model is plain Keras"
-    assert lora.count(merged.weights) == lora.count(build().weights)
+    assert count(merged.weights) == count(build().weights)
     np.testing.assert_allclose(np.asarray(merged(inputs)), np.asarray(model(inputs)), atol=1e-5)
     assert not np.allclose(np.asarray(merged(inputs)), np.asarray(build()(inputs)), atol=1e-3), "the adapters changed something"
 
@@ -167,7 +168,7 @@ def test_make_gan_trains_the_generator_adapters_and_the_whole_discriminator():
     model = lora.make_gan(2, source, seed=1)
     assert model.compiled and model.seed == 1
     assert {weight.name for weight in model.generator.trainable_weights} == set(lora.ADAPTER_WEIGHTS)
-    assert lora.count(model.discriminator.trainable_weights) == lora.count(source.discriminator.weights)
+    assert count(model.discriminator.trainable_weights) == count(source.discriminator.weights)
     assert model.discriminator is not source.discriminator, "the source's networks stay untouched"
     inputs = codes(source.generator)
     np.testing.assert_array_equal(np.asarray(model.generator(inputs)), np.asarray(source.generator(inputs)))
@@ -178,7 +179,7 @@ def test_make_gan_trains_the_generator_adapters_and_the_whole_discriminator():
 def test_make_vae_freezes_the_encoder_and_trains_decoder_adapters():
     source = tgai.vae.VAE.create(seed=0, image_shape=(16, 16, 1), latent_dim=4)
     model = lora.make_vae(3, source, seed=0)
-    assert lora.count(model.encoder.trainable_weights) == 0
+    assert count(model.encoder.trainable_weights) == 0
     assert {weight.name for weight in model.trainable_weights} == set(lora.ADAPTER_WEIGHTS)
     assert len(lora.adapted_layers(model.decoder)) == 4, "the Dense layer and the three transposed convolutions"
 

@@ -1,4 +1,4 @@
-"""Low-rank adapters (LoRA) for the kit's generators and decoders: enable, count, merge, save and load.
+"""Low-rank adapters (LoRA) for the kit's generators and decoders: enable, merge, save and load.
 
 Introduced in lesson 05 (parameter-efficient fine-tuning). LoRA keeps every source weight frozen and learns a
 low-rank correction of each kernel instead, `W + (alpha / rank) * A @ B` (Hu et al., 2021). Keras 3 has it
@@ -145,11 +145,6 @@ def enable(model, rank: int, alpha=None) -> list:
     for weight in model.weights:
         weight.trainable = weight.name in ADAPTER_WEIGHTS
     return [layer.name for layer in supported]
-
-
-def count(weights) -> int:
-    """Total number of scalars in a list of variables."""
-    return int(sum(np.prod(weight.shape) for weight in weights))
 
 
 def merge(model):
