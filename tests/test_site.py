@@ -11,6 +11,7 @@ import functools
 import http.server
 import json
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -42,13 +43,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A browser that drops a connection it no longer needs is not a failure; anything else is still printed.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site") / "html"
     subprocess.run(["make", "-s", "site", f"SITE={folder}", f"REPOSITORY={REPOSITORY}"], cwd=ROOT, check=True,
                    capture_output=True, text=True)
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -28,12 +28,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from tgai import checkpoints, files, gan, vae, validation
+from tgai import checkpoints, config, files, gan, vae, validation
 
 ADAPTER_WEIGHTS = ("lora_kernel_a", "lora_kernel_b")
 # Adapters usually take a larger step than full fine-tuning: measured in lesson 05, 1e-3 moves a rank-4 GAN
 # generator to handwriting (and to letters) in 250 steps, where DCGAN's 2e-4 leaves it near the source.
 GAN_LEARNING_RATE = 1e-3
+
+# Lesson 05's GAN budget: lesson 03's recipe (batch 32) with 200 steps instead of 250, so that its six GAN runs
+# fit in the lesson's three minutes on a 2-core CPU; its VAE runs use lesson 04's `vae_steps`.
+config.register_settings("lesson 05 (tgai.lora)", class_={"lora_gan_steps": 200}, full={"lora_gan_steps": 2000})
 # Relative change of a base kernel's norm that `load` still accepts: the EMA copy of a frozen kernel can
 # differ from it in the last bits, a different base differs by far more.
 _FINGERPRINT_TOLERANCE = 1e-4
