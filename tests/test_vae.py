@@ -348,7 +348,7 @@ def test_training_data_errors(source, images):
         vae.train(model, images, 5, 32, eval_every=2)
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         vae.train(model, images, 0, 32)
-    with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0; received learning_rate=0"):
         vae.make("full", source=source, learning_rate=0)
 
 

@@ -41,7 +41,7 @@ _GEOMETRY = {"min_side": 16, "multiple_of": 8, "why": "three stride-2 stages"}
 _ADAM = {"learning_rate": 2e-4, "beta_1": 0.5}  # DCGAN's settings
 
 # Lesson 03's budget: 250 steps at batch 32 is where, on a 2-core CPU with XLA, fine-tuned samples have become
-# handwriting and scratch's are not yet digits (RESEARCH.md and the issue notes have the measurements).
+# handwriting and scratch's are not yet digits (measured on seeds 0 to 4; `make bench` measures longer runs).
 config.register_settings(
     "lesson 03 (tgai.gan)",
     class_={"gan_steps": 250, "gan_eval_every": 125, "gan_batch_size": 32},
@@ -306,9 +306,7 @@ class GAN(keras.Model):
 
     def ema_copy(self):
         """A copy of the EMA generator with its current weights, to keep after the GAN trains on."""
-        copy = keras.models.clone_model(self.ema_generator)
-        copy.set_weights(self.ema_generator.get_weights())
-        return copy
+        return transfer.copy_network(self.ema_generator)
 
     def sample(self, count: int, seed: int = 0, batch_size: int = 256, ema: bool = True) -> np.ndarray:
         """Draw `count` images in [0, 1] from the EMA generator (or the live one) with seeded latents."""
@@ -377,8 +375,7 @@ def make_gan(
     Returns:
         `(gan, report)`, the report a `tgai.transfer.ParameterReport`.
     """
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 2e-4 (DCGAN's).")
+    learning_rate = validation.positive_number(learning_rate, "learning_rate", "2e-4 (DCGAN's)")
     gan = GAN.create(seed=seed, image_shape=image_shape, ema_decay=ema_decay, ema_warmup=ema_warmup, augment=augment)
     report = transfer.prepare(gan, strategy, blocks, source)
     gan.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5))

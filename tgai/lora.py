@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tgai import checkpoints, config, files, gan, vae, validation
+from tgai import checkpoints, config, files, gan, transfer, vae, validation
 
 ADAPTER_WEIGHTS = ("lora_kernel_a", "lora_kernel_b")
 # Adapters usually take a larger step than full fine-tuning: measured in lesson 05, 1e-3 moves a rank-4 GAN
@@ -256,12 +256,6 @@ def load(model, path) -> None:
             getattr(layer, name).assign(value)
 
 
-def _copy(network):
-    copy = keras.models.clone_model(network)
-    copy.set_weights(network.get_weights())
-    return copy
-
-
 def make_gan(rank: int, source=None, seed: int = 0, learning_rate: float = GAN_LEARNING_RATE, alpha=None):
     """Build and compile a GAN whose generator trains rank-`rank` adapters only; the discriminator trains whole.
 
@@ -275,7 +269,7 @@ def make_gan(rank: int, source=None, seed: int = 0, learning_rate: float = GAN_L
     learning_rate = validation.positive_number(learning_rate, "learning_rate", "1e-3")
     generator = adaptable(source.generator)
     enable(generator, rank, alpha)
-    model = gan.GAN(generator, _copy(source.discriminator), ema_warmup=False, seed=seed)
+    model = gan.GAN(generator, transfer.copy_network(source.discriminator), ema_warmup=False, seed=seed)
     model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5))
     return model
 
@@ -288,7 +282,7 @@ def make_vae(rank: int, source=None, seed: int = 0, learning_rate: float = vae.L
     source = vae.load_source(seed) if source is None else source
     if not isinstance(source, vae.VAE):
         raise TypeError(f"source must be a tgai.vae.VAE (e.g. tgai.vae.load_source()); received {validation.describe(source)}.")
-    encoder = _copy(source.encoder)
+    encoder = transfer.copy_network(source.encoder)
     encoder.trainable = False
     decoder = adaptable(source.decoder)
     enable(decoder, rank, alpha)

@@ -33,7 +33,7 @@ config.register_settings(
     full={"perceptual_size": 224, "perceptual_steps": 400, "upsampler_steps": 1000},
 )
 
-# Customary layers (RESEARCH.md). Keras names; relu2_2 = block2_conv2.
+# Customary layers (Johnson et al., 2016; Zhang et al., 2018). Keras names; relu2_2 = block2_conv2.
 JOHNSON_CONTENT_LAYERS = ("block2_conv2",)
 JOHNSON_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
 GATYS_CONTENT_LAYERS = ("block5_conv2",)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import keras
 import numpy as np
 
 from tgai import checkpoints, validation
@@ -79,6 +80,13 @@ class ParameterReport:
 def count_parameters(weights) -> int:
     """Total number of scalars in a list of variables (e.g. `model.trainable_weights`)."""
     return int(sum(np.prod(weight.shape) for weight in weights))
+
+
+def copy_network(network):
+    """A new Keras network of the same architecture holding a copy of `network`'s current weights."""
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
 
 
 def blocks_of(network) -> dict[int, list]:

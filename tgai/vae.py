@@ -216,9 +216,7 @@ class VAE(keras.Model):
         """
         use_xla = training.resolve_jit_compile(self, jit_compile)
         if optimizer is None:
-            if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
-                raise ValueError(f"learning_rate must be a number > 0; received learning_rate={learning_rate!r}. Use e.g. 1e-3.")
-            optimizer = keras.optimizers.Adam(learning_rate)
+            optimizer = keras.optimizers.Adam(validation.positive_number(learning_rate, "learning_rate", "1e-3"))
         steps_per_execution = validation.positive_int(steps_per_execution, "steps_per_execution")
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False, **kwargs)
         self._jit_compile = use_xla  # past Keras' determinism check: see training.resolve_jit_compile
