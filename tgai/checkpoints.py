@@ -25,6 +25,8 @@ import pathlib
 import h5py
 import numpy as np
 
+from tgai import files
+
 ENV_DATA_DIR = "TGAI_DATA_DIR"
 # The repository's data/ folder, next to the package in a clone; `data_dir()` lets TGAI_DATA_DIR override it.
 DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
@@ -154,16 +156,13 @@ def save(networks: dict, path, **attributes) -> pathlib.Path:
         The path written.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with h5py.File(temporary, "w") as handle:
+    with files.atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
         for key, value in attributes.items():
             handle.attrs[key] = value
         for network_name, network in networks.items():
             for layer in network.layers:
                 for index, value in enumerate(layer.get_weights()):
                     handle.create_dataset(f"{network_name}/{layer.name}/{index}", data=np.asarray(value))
-    temporary.replace(path)
     return path
 
 
