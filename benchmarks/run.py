@@ -36,11 +36,17 @@ BENCHMARKS = ("throughput_gan", "throughput_vae", "extraction", "transfer_gan", 
 
 
 def _module_summary(name: str) -> str:
+    """The paragraph of the benchmark module's docstring that describes `name`, on one line.
+
+    A module that runs several benchmarks (budget_gan and budget_vae) gives a later one its own paragraph,
+    which names it; every other benchmark gets the paragraph after the docstring's title line.
+    """
     import importlib
 
     module = importlib.import_module(f"benchmarks.{name.split('_')[0]}")
-    paragraphs = (module.__doc__ or "").strip().split("\n\n")
-    return " ".join(" ".join(paragraph.split()) for paragraph in paragraphs[1:2]) if len(paragraphs) > 1 else ""
+    paragraphs = [" ".join(paragraph.split()) for paragraph in (module.__doc__ or "").strip().split("\n\n")[1:]]
+    own = [paragraph for paragraph in paragraphs if name in paragraph]
+    return (own or paragraphs or [""])[0]
 
 
 def _run_one(name: str, scale: common.Scale, log) -> list[dict]:

@@ -92,6 +92,13 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
         run.select(["speed"])
 
 
+def test_each_benchmark_of_a_shared_module_is_described_by_its_own_paragraph():
+    gan, vae = run._module_summary("budget_gan"), run._module_summary("budget_vae")
+    assert "the GAN" in gan and "held-out -ELBO" not in gan
+    assert vae.startswith("The VAE's counterpart (budget_vae") and "recognisability" not in vae
+    assert run._module_summary("transfer_gan") == run._module_summary("transfer_vae") != ""
+
+
 def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
     if shutil.which("nvidia-smi"):
         pytest.skip("this machine has nvidia-smi; the no-GPU path cannot be exercised here")

@@ -173,8 +173,7 @@ class GAN(keras.Model):
         # A variable, not a constant baked into the traced step, so that a restart can change it.
         self.seed_variable = keras.Variable(validation.positive_int(seed, "seed", minimum=0), dtype="int64", trainable=False, name="seed")
         # The EMA starts from the generator here and again at `compile`, after a strategy set the start.
-        self.ema_generator = keras.models.clone_model(generator)
-        self.ema_generator.set_weights(generator.get_weights())
+        self.ema_generator = transfer.copy_network(generator)
         self.ema_generator.trainable = False
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
