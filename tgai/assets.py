@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import urllib.request
 
-from tgai import caches, config
+from tgai import caches, config, files
 
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -180,15 +180,6 @@ def cache_path(asset: str | Asset) -> pathlib.Path:
     return cache_dir() / get(asset).filename
 
 
-def file_digest(path, algorithm: str) -> str:
-    """Return the hex digest of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify(asset: str | Asset, path) -> bool:
     """True if the file at `path` has the asset's size and hash."""
     asset = get(asset)
@@ -197,7 +188,7 @@ def verify(asset: str | Asset, path) -> bool:
         return False
     if asset.size is not None and path.stat().st_size != asset.size:
         return False
-    return file_digest(path, asset.hash_algorithm) == asset.file_hash
+    return files.digest(path, asset.hash_algorithm) == asset.file_hash
 
 
 def _keras_cache_path(asset: Asset) -> pathlib.Path | None:

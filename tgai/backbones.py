@@ -224,7 +224,7 @@ def load(
         resolved, source = "random", f"{fallback}{offline_weights.RESNET50_OFFLINE_SOURCE}, seed {seed}"
     elif path is not None:
         offline_weights.load_file(model, path)
-        digest = assets.file_digest(path, "sha256")
+        digest = files.digest(path)
         resolved, source = "file", f"weights file {path.name} (sha256 {digest[:12]})"
     else:
         offline_weights.randomise(model, seed)

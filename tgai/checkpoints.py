@@ -17,7 +17,6 @@ installed from (`pip install -e .` in a clone). A missing folder raises an error
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
@@ -54,15 +53,6 @@ def data_dir() -> pathlib.Path:
     return folder
 
 
-def sha256(path) -> str:
-    """Return the sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def manifest() -> dict:
     """Return the manifest of committed checkpoints (empty if none yet)."""
     manifest_file = pathlib.Path(os.environ.get(ENV_DATA_DIR) or DATA_DIR).expanduser() / "manifest.json"
@@ -94,7 +84,7 @@ def path(name: str) -> pathlib.Path:
     file = folder / entry["file"]
     if not file.is_file():
         raise FileNotFoundError(f"Checkpoint {name!r} is listed but {file.name} is missing. Run `python -m tgai pretrain {name}`.")
-    actual = sha256(file)
+    actual = files.digest(file)
     if actual != entry["sha256"]:
         raise CheckpointError(
             f"Checkpoint {name!r} ({file.name}) is corrupt or was changed: sha256 {actual[:12]}..., expected "
@@ -117,7 +107,7 @@ def record(name: str, file, **provenance) -> dict:
     """
     file = pathlib.Path(file)
     entries = manifest()
-    entry = {"file": file.name, "sha256": sha256(file), "bytes": file.stat().st_size, **provenance}
+    entry = {"file": file.name, "sha256": files.digest(file), "bytes": file.stat().st_size, **provenance}
     entries[name] = entry
     (data_dir() / "manifest.json").write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
     _refresh_readme(entries)

