@@ -5,6 +5,7 @@ import json
 import pathlib
 import re
 
+import nbformat
 import pytest
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -58,6 +59,16 @@ def test_no_paths_or_usernames(notebook):
             assert match is None, f"{path.name} cell {index} output shows a path: {match.group(0)!r}"
             if user not in ("root", "runner") and len(user) > 3:
                 assert user not in text, f"{path.name} cell {index} output shows the username"
+
+
+def test_valid_nbformat_with_unique_cell_ids(notebook):
+    """nbformat 4.5 notebooks need a unique id per cell; a cell added without one is a warning today, an error later."""
+    path, content = notebook
+    ids = [cell.get("id") for cell in content["cells"]]
+    missing = [index for index, cell_id in enumerate(ids) if not cell_id]
+    assert not missing, f"{path.name}: cells {missing} have no id; give each a unique one (nbformat.v4.new_markdown_cell does)"
+    assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"
+    nbformat.validate(nbformat.from_dict(content))
 
 
 def test_size_cap(notebook):
