@@ -12,7 +12,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class TGAI_PROGRESS=0
 
-.PHONY: install lab test unit nbtest notebooks check-seeds matrix colab-check shared hub-check html site assets bench bench-quick lint clean
+.PHONY: install lab test unit integration coverage nbtest nbtest-portable notebooks check-seeds matrix colab-check shared hub-check html site assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -42,15 +42,36 @@ $(STAMP): requirements.txt pyproject.toml jupyterlab/overrides.json
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
-test: unit nbtest
+# Three tiers (CONTRIBUTING.md says which to run when): unit, the contributor's inner loop; integration, whatever
+# starts a process, a server, a browser or a kernel (tests marked `integration`); nbtest, the lessons under nbval.
+test: unit integration nbtest
 
 # --durations lists the slowest tests, so a CI log shows where the suite's minutes go.
 unit: $(STAMP)
-	$(OFFLINE) $(BIN)/python -m pytest tests -q --durations=15
+	$(OFFLINE) $(BIN)/python -m pytest tests -q -m "not integration" --durations=15
+
+integration: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m pytest tests -q -m integration --durations=15
+
+# Line and branch coverage of tgai by both test tiers, measured in the test process (a child process or a kernel
+# is not measured): a summary on the terminal, the details in build/coverage/ (index.html) and build/coverage.json.
+coverage: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m pytest tests -q --cov=tgai --cov-branch --cov-report=term \
+		--cov-report=html:build/coverage --cov-report=json:build/coverage.json
 
 nbtest: $(STAMP)
 	$(OFFLINE) $(BIN)/python -m pytest -q --nbval --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
+
+# The committed outputs must hold on any processor. Another CPU runs other floating-point kernels (oneDNN and XLA
+# pick them per instruction set) and splits reductions over another number of threads; this runs the lessons under
+# nbval with both changed on this machine: oneDNN's kernels on (tgai turns them off by default) and one thread for
+# TensorFlow, XLA, BLAS and OpenMP. A compared cell that prints a trained number fails here. Run it before you
+# commit notebooks (CONTRIBUTING.md).
+PORTABLE := TF_ENABLE_ONEDNN_OPTS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1 \
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+nbtest-portable: $(STAMP)
+	$(PORTABLE) $(MAKE) --no-print-directory nbtest
 
 notebooks: $(STAMP)
 	cd notebooks && for notebook in [0-9][0-9]_*.ipynb; do \

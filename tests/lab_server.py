@@ -24,13 +24,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(tmp_path: pathlib.Path, notebook_dir: pathlib.Path | None = None, timeout: float = 120.0):
+def running_lab(tmp_path: pathlib.Path, notebook_dir: pathlib.Path | None = None, timeout: float = 120.0,
+                environment: dict | None = None):
     """Run `make lab` (token-less, loopback only) and yield its base URL once `/lab` answers 200.
 
     Args:
         tmp_path: Folder for Jupyter's runtime and config, so that the test never reads or writes the user's.
         notebook_dir: Serve this folder instead of `notebooks/` (a copy, when the test runs or saves notebooks).
         timeout: Seconds to wait for the server.
+        environment: Variables to set for the lab and its kernels (e.g. `TGAI_HOME`), over this process's.
     """
     port = free_port()
     environment = {
@@ -38,6 +40,7 @@ def running_lab(tmp_path: pathlib.Path, notebook_dir: pathlib.Path | None = None
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
         "TGAI_OFFLINE": "1",
+        **(environment or {}),
     }
     lab_args = "--no-browser --ip=127.0.0.1 --ServerApp.token= --ServerApp.password= --ServerApp.disable_check_xsrf=True"
     command = ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}"]

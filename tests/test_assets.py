@@ -4,11 +4,9 @@ import dataclasses
 import functools
 import hashlib
 import http.server
-import os
-import subprocess
-import sys
 import tarfile
 import threading
+import types
 
 import pytest
 
@@ -193,22 +191,31 @@ def test_unbundle_missing_and_not_an_archive(home, tmp_path):
         assets.unbundle(tmp_path / "junk.tar.gz")
 
 
-def _cli(*arguments, env_home):
-    environment = {**os.environ, "TGAI_HOME": str(env_home), "TGAI_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "tgai", *arguments], capture_output=True, text=True, env=environment, timeout=120
-    )
+def _cli(*arguments, env_home, monkeypatch, capsys):
+    """`python -m tgai ARGUMENTS` run in this process (`tgai.__main__.main`): exit code, stdout and stderr.
+
+    The real interpreter behind the command is exercised by tests/test_bad_input.py's integration test.
+    """
+    monkeypatch.setenv("TGAI_HOME", str(env_home))
+    monkeypatch.setenv("TGAI_OFFLINE", "1")
+    capsys.readouterr()
+    try:
+        code = cli.main(list(arguments))
+    except SystemExit as exit_:  # argparse exits by itself on a usage error
+        code = exit_.code
+    captured = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
 
 
-def test_cli_exit_codes(tmp_path):
-    missing = _cli("fetch", "mnist", env_home=tmp_path)
+def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
+    missing = _cli("fetch", "mnist", env_home=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert missing.returncode == 1
     assert missing.stderr.strip().count("\n") == 0 and "python -m tgai fetch mnist" in missing.stderr
-    unknown = _cli("fetch", "nonsense", env_home=tmp_path)
+    unknown = _cli("fetch", "nonsense", env_home=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert unknown.returncode == 1 and "Unknown asset" in unknown.stderr
-    empty = _cli("fetch", env_home=tmp_path)
+    empty = _cli("fetch", env_home=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert empty.returncode == 1 and "--all" in empty.stderr
-    usage = _cli("pretrain", "nonsense", env_home=tmp_path)
+    usage = _cli("pretrain", "nonsense", env_home=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
-    doctor = _cli("doctor", env_home=tmp_path)
+    doctor = _cli("doctor", env_home=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert doctor.returncode == 0 and "missing" in doctor.stdout and "judge" in doctor.stdout

@@ -578,7 +578,7 @@ def cli_processes(tmp_path_factory):
     return results
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("name", SUBPROCESS_CLI_CASES)
 def test_python_dash_m_tgai_exits_non_zero_with_a_one_line_reason(name, cli_processes):
     _check_cli(name, *cli_processes[name])

@@ -99,6 +99,7 @@ def test_each_benchmark_of_a_shared_module_is_described_by_its_own_paragraph():
     assert run._module_summary("transfer_gan") == run._module_summary("transfer_vae") != ""
 
 
+@pytest.mark.integration
 def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
     if shutil.which("nvidia-smi"):
         pytest.skip("this machine has nvidia-smi; the no-GPU path cannot be exercised here")
@@ -110,7 +111,7 @@ def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
     assert "no GPU found" in result.stderr and "make bench" in result.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, capsys):
     _offline_class_home(tmp_path, monkeypatch)
     assert run.main(["--tiny", "--only", "transfer_vae", "--output", str(tmp_path)]) == 0
@@ -132,6 +133,7 @@ def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, cap
     assert str(ROOT) not in (tmp_path / "results.json").read_text()
 
 
+@pytest.mark.integration
 def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(tmp_path, monkeypatch):
     rows = _tiny_rows("budget_gan", tmp_path, monkeypatch)
     assert [result["name"] for result in rows] == ["n10_step2_balanced", "n10_step4_balanced", "n10_seconds_to_quality"]
@@ -140,6 +142,7 @@ def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(t
     assert "not reached within 4 steps" in rows[-1]["notes"]
 
 
+@pytest.mark.integration
 def test_tiny_vae_budget_run_reports_seconds_to_each_level(tmp_path, monkeypatch):
     rows = _tiny_rows("budget_vae", tmp_path, monkeypatch)
     assert [result["name"] for result in rows] == ["n10_seconds_to_200_nats", "n10_seconds_to_175_nats"]

@@ -1,28 +1,38 @@
-"""JupyterLab in a real browser: `make lab`, lesson 00 opened in headless Chromium, every cell run through the UI.
+"""Lesson 00 as an instructor and a learner run it: in JupyterLab in a real browser, then from a shared layer.
 
-Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); skips with the install command where
-they are missing. The lab serves a copy of the notebooks, so nothing the browser runs or autosaves reaches the
-committed files.
+One execution of lesson 00 serves three checks that each used to run it on their own:
+
+1. **In a real browser.** The instructor opens lesson 00 in `make lab` in headless Chromium and runs every cell
+   through the UI. The lab's kernels have `TGAI_HOME` pointed at an empty folder, so the run fills it as
+   `make shared` fills a class's shared layer. Needs Debian's `chromium` and `chromium-driver` (`.ci/run`
+   installs them); where they are missing, the browser check skips with the install command and the lesson is
+   run with papermill instead, so that checks 2 and 3 still run. The lab serves a copy of the notebooks, so
+   nothing the browser runs or autosaves reaches the committed files.
+2. **From a read-only shared layer.** That folder is made read-only and becomes a learner's `TGAI_SHARED`; the
+   learner, with an empty home of their own, runs lesson 00 with papermill. The shared layer must be byte for
+   byte what the instructor left, and the glyphs are read from it, never rendered again.
+3. **With another seed.** Both runs use `SEED = 1`, so lesson 00's claims are checked under a seed other than the
+   committed outputs' one: the instructor's copy has it written into its parameters cell, as a learner would
+   edit it; the learner's run gets it from papermill, as `make check-seeds` passes it. (A class shares one seed:
+   the glyphs in the shared layer are those of the instructor's seed.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pathlib
 import shutil
 import time
 
 import pytest
-from browser_tools import chromium, requires_chromium
+from browser_tools import CHROMIUM, DRIVER, chromium, requires_chromium
 from lab_server import ROOT, running_lab
 
-pytestmark = [pytest.mark.slow, requires_chromium]
+pytestmark = pytest.mark.integration
 LESSON = "00_setup.ipynb"
-
-
-@pytest.fixture
-def browser():
-    with chromium() as driver:
-        yield driver
+SEED = 1
 
 
 def _wait(condition, timeout: float, what: str):
@@ -51,13 +61,19 @@ def _click_menu(driver, menu: str, item: str):
           10, f"the menu item {item!r}")[0].click()
 
 
-def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path, browser):
+def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
+    """Run every cell of lesson 00 through JupyterLab's UI; return what the page showed."""
     copy = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", copy)
-    with running_lab(tmp_path, notebook_dir=copy) as base:
+    notebook = json.loads((copy / LESSON).read_text())
+    parameters = next(cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", []))
+    assert "SEED = 0" in "".join(parameters["source"])
+    parameters["source"] = "".join(parameters["source"]).replace("SEED = 0", f"SEED = {SEED}")
+    (copy / LESSON).write_text(json.dumps(notebook))
+    count = sum(cell["cell_type"] == "code" for cell in json.loads((copy / LESSON).read_text())["cells"])
+    with chromium() as browser, running_lab(tmp_path, notebook_dir=copy, environment={"TGAI_HOME": str(home)}) as base:
         browser.get(f"{base}/lab/tree/{LESSON}")
         # JupyterLab renders a long notebook progressively: wait for a prompt on every code cell of the file.
-        count = sum(cell["cell_type"] == "code" for cell in json.loads((copy / LESSON).read_text())["cells"])
         _wait(lambda: len(_prompts(browser)) == count, 120, f"the notebook's {count} code cells")
         _wait(lambda: browser.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"),
               120, "an idle kernel")
@@ -71,11 +87,83 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(tmp_path, browser):
             assert not failed, f"a cell failed in the browser: {failed[0][:500]}"
             assert time.time() < deadline, f"cells still running after 300 s: {_prompts(browser)}"
             time.sleep(0.5)
-        numbers = [int(prompt[1:-2]) for prompt in _prompts(browser)]
-        assert len(numbers) == count and numbers == sorted(numbers), numbers
-        text = browser.find_element("css selector", ".jp-Notebook").text
-        assert "tgai 0.1.0" in text and "profile class" in text, "the banner should be printed"
-        figures = browser.find_elements("css selector", ".jp-RenderedImage img")
-        assert len(figures) >= 4, f"lesson 00 draws at least 4 figures; the browser shows {len(figures)}"
-        # The kit's JupyterLab settings (jupyterlab/overrides.json) keep the news popup away.
-        assert "official Jupyter news" not in browser.find_element("tag name", "body").text
+        return {
+            "count": count,
+            "prompts": _prompts(browser),
+            "text": browser.find_element("css selector", ".jp-Notebook").text,
+            "figures": len(browser.find_elements("css selector", ".jp-RenderedImage img")),
+            "body": browser.find_element("tag name", "body").text,
+        }
+
+
+def _papermill(output: pathlib.Path, environment: dict, parameters: dict | None = None) -> dict:
+    """Run lesson 00 in a fresh kernel with `environment` set; return the executed notebook."""
+    import papermill
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(environment)
+        if "TGAI_SHARED" not in environment:
+            os.environ.pop("TGAI_SHARED", None)
+        papermill.execute_notebook(str(ROOT / "notebooks" / LESSON), str(output), parameters=parameters or {},
+                                   kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return json.loads(output.read_text())
+
+
+def _snapshot(folder: pathlib.Path) -> dict:
+    """Every file under `folder` with its size, modification time and sha256: any write changes it."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def instructor(tmp_path_factory):
+    """Lesson 00 run once into an empty folder, the future shared layer: in the browser where Chromium is."""
+    tmp_path = tmp_path_factory.mktemp("instructor")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    if CHROMIUM and DRIVER:
+        return shared, _run_in_browser(tmp_path, shared)
+    pytest.importorskip("papermill")
+    _papermill(tmp_path / "instructor.ipynb", {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(shared)},
+               parameters={"SEED": SEED})
+    return shared, None
+
+
+@requires_chromium
+def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(instructor):
+    _, page = instructor
+    numbers = [int(prompt[1:-2]) for prompt in page["prompts"]]
+    assert len(numbers) == page["count"] and numbers == sorted(numbers), numbers
+    assert "tgai 0.1.0" in page["text"] and "profile class" in page["text"], "the banner should be printed"
+    assert f"seed {SEED}" in page["text"], "the banner should name the seed written into the parameters cell"
+    assert page["figures"] >= 4, f"lesson 00 draws at least 4 figures; the browser shows {page['figures']}"
+    # The kit's JupyterLab settings (jupyterlab/overrides.json) keep the news popup away.
+    assert "official Jupyter news" not in page["body"]
+
+
+def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_layer_without_writing_to_it(instructor, tmp_path):
+    pytest.importorskip("papermill")
+    shared, _ = instructor
+    home = tmp_path / "learner"
+    for path in [shared, *shared.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    before = _snapshot(shared)
+    assert any(name.startswith("glyphs/") for name in before), "the instructor's run should have filled the layer"
+    try:
+        executed = _papermill(tmp_path / "learner.ipynb", {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(home),
+                                                          "TGAI_SHARED": str(shared)}, parameters={"SEED": SEED})
+    finally:
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert _snapshot(shared) == before, "the learner's run must not write into the shared layer"
+    assert not list(home.rglob("glyphs/*.npz")), "glyphs come from the shared layer, never rendered again"
+    setup_cell = next(cell for cell in executed["cells"] if "tgai.setup(" in "".join(cell["source"]))
+    banner = "".join(setup_cell["outputs"][0]["text"])
+    assert f"seed {SEED}" in banner and "profile class" in banner

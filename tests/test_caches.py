@@ -117,7 +117,7 @@ _THREADS = (
 )
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_tgai_threads_caps_tensorflow_blas_and_openmp():
     environment = {**os.environ, "TGAI_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run([sys.executable, "-c", _THREADS], env=environment, capture_output=True, text=True, timeout=300)
@@ -131,7 +131,7 @@ def test_tgai_threads_caps_tensorflow_blas_and_openmp():
     assert "TGAI_THREADS must be a positive integer; received TGAI_THREADS='many'" in run.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_threads_after_tensorflow_ran_are_refused_by_name():
     script = (
         "import tgai, tensorflow as tf\n"
@@ -152,30 +152,3 @@ def test_bad_threads_are_named(threads, error, message):
 
     with pytest.raises(error, match=f"threads must be a positive int; {message}"):
         tgai.config.limit_threads(threads)
-
-
-@pytest.mark.slow
-def test_a_lesson_runs_from_a_read_only_shared_layer_without_writing_to_it(tmp_path):
-    """The instructor runs lesson 00 once into the shared layer; a learner then runs it from an empty home."""
-    papermill = pytest.importorskip("papermill")
-    shared, home = tmp_path / "shared", tmp_path / "learner"
-    notebook = ROOT / "notebooks" / "00_setup.ipynb"
-    base = {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class"}
-    saved = dict(os.environ)
-    try:
-        os.environ.update(base, TGAI_HOME=str(shared))
-        os.environ.pop("TGAI_SHARED", None)
-        papermill.execute_notebook(str(notebook), str(tmp_path / "instructor.ipynb"), kernel_name="python3", cwd=str(notebook.parent), progress_bar=False)
-        for path in [shared, *shared.rglob("*")]:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        before = _snapshot(shared)
-        assert any(name.startswith("glyphs/") for name in before)
-        os.environ.update(TGAI_HOME=str(home), TGAI_SHARED=str(shared))
-        papermill.execute_notebook(str(notebook), str(tmp_path / "learner.ipynb"), kernel_name="python3", cwd=str(notebook.parent), progress_bar=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        for path in [shared, *shared.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-    assert _snapshot(shared) == before
-    assert not list(home.rglob("glyphs/*.npz"))  # read from the shared layer, never rendered again

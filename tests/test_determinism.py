@@ -29,7 +29,7 @@ def _differences(first, second) -> list[str]:
     return [name for name, value in first["variables"].items() if not np.array_equal(value, second["variables"][name])]
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("model", MODELS)
 def test_same_seed_in_fresh_processes_gives_bit_identical_weights(model, runs):
     first, second = runs[(model, "plain", 0)], runs[(model, "again", 0)]
@@ -39,7 +39,7 @@ def test_same_seed_in_fresh_processes_gives_bit_identical_weights(model, runs):
     assert not different, f"{len(different)} variables differ between two seed-0 runs, e.g. {different[:5]}"
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("model", MODELS)
 def test_another_seed_gives_other_weights(model, runs):
     first, other = runs[(model, "plain", 0)], runs[(model, "plain", 1)]

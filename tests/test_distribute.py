@@ -37,18 +37,18 @@ def report(tmp_path_factory):
     return json.loads(lines[0][len("RESULT ") :])
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_two_logical_devices_form_two_replicas(report):
     assert report["replicas"] == 2
     assert len(report["devices"]) == 2 and all("CPU:" in device for device in report["devices"])
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_every_registered_model_ran(report):
     assert set(NAMES) <= set(report), f"models missing from the distributed run: {set(NAMES) - set(report)}"
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("model", NAMES)
 def test_training_under_mirrored_strategy_is_finite_and_the_replicas_agree(model, report):
     result = report[model]

@@ -34,7 +34,7 @@ print("digest", digest.hexdigest(), results.load("00_setup")["mean_pixel"])
 """
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_six_learners_on_one_empty_cache_all_succeed_and_see_identical_data(tmp_path):
     environment = {**os.environ, "TGAI_HOME": str(tmp_path), "TGAI_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "TGAI_THREADS": "1"}
     environment.pop("TGAI_SHARED", None)

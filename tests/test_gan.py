@@ -334,10 +334,20 @@ def test_memorisation_check_finds_copies():
 # ------------------------------------------------------------------------------------------ options
 
 
-def test_compile_uses_xla_on_a_cpu_and_honours_an_explicit_choice():
+def test_compile_uses_xla_on_a_cpu_and_honours_an_explicit_choice(monkeypatch):
     tgai.setup(seed=0)
+    monkeypatch.setenv("TGAI_XLA", "auto")  # what a lesson runs with (tests/conftest.py sets 0)
     model, _ = small_gan()
     assert model.jit_compile is True  # "auto" on a CPU, with op determinism on
+    monkeypatch.setenv("TGAI_XLA", "0")
+    model.compile()
+    assert model.jit_compile is False  # the tests' switch turns "auto" off...
+    model.compile(jit_compile=True)
+    assert model.jit_compile is True  # ...but never an explicit choice
+    monkeypatch.setenv("TGAI_XLA", "sometimes")
+    with pytest.raises(ValueError, match="TGAI_XLA must be 0 or 1; received TGAI_XLA='sometimes'. Unset it"):
+        model.compile()
+    monkeypatch.setenv("TGAI_XLA", "auto")
     model.compile(jit_compile=False)
     assert model.jit_compile is False
     restarted = gan.GAN.create(seed=1, **SMALL)

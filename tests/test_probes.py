@@ -27,7 +27,6 @@ def test_linear_probe_errors():
         probes.linear_probe(features, np.zeros(4, np.int64), features, labels)
 
 
-@pytest.mark.slow
 def test_scratch_classifier_learns_and_is_seeded():
     images, labels = tgai.data.load("digits", "train", 32, 1, limit=60)
     test_images, test_labels = tgai.data.load("digits", "test", 32, 1, limit=60)

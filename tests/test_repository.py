@@ -49,6 +49,7 @@ def test_the_hub_check_is_pinned_and_runs_in_ci():
     assert "make hub-check" in [line.strip() for line in script.splitlines()]
 
 
+@pytest.mark.integration
 def test_make_lab_serves_lab_on_loopback(tmp_path):
     with running_lab(tmp_path) as base:
         # The kit's overrides (jupyterlab/overrides.json, installed by make install) turn off the news popup.

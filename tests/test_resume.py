@@ -43,7 +43,7 @@ def started():
     }
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("model", MODELS)
 def test_a_killed_run_resumes_to_the_uninterrupted_result(model, started):
     reference, killed = started[model]
@@ -87,7 +87,6 @@ def _finite(weights) -> bool:
     return all(np.isfinite(np.asarray(weight)).all() for weight in weights)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_a_non_finite_loss_stops_at_once_naming_the_causes_and_keeps_the_backup(name, tmp_path, digits):
     import tgai

@@ -22,7 +22,7 @@ import pytest
 from browser_tools import chromium, requires_chromium
 from lab_server import ROOT
 
-pytestmark = [pytest.mark.slow, requires_chromium]
+pytestmark = [pytest.mark.integration, requires_chromium]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # A stand-in address: the test checks how launch buttons are built from it, not that it exists.
 REPOSITORY = "https://github.com/example-owner/tgai"

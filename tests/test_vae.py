@@ -453,7 +453,7 @@ def test_samples_interpolations_and_kid(source, images):
         vae.sample(source, 0)
 
 
-@pytest.mark.slow
+@pytest.mark.integration
 def test_fit_under_mirrored_strategy_on_two_logical_cpus():
     script = textwrap.dedent(
         """

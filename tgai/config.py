@@ -54,14 +54,30 @@ class Profile:
     description: str
 
     def __getattr__(self, setting: str):
-        if setting.startswith("__") or setting not in _SETTINGS:
+        if setting.startswith("__"):
+            raise AttributeError(setting)
+        if setting not in _SETTINGS:
+            _register_every_lesson()
+        if setting not in _SETTINGS:
             known = ", ".join(sorted(_SETTINGS)) or "none registered"
             raise AttributeError(f"Profile has no setting {setting!r}. Registered settings: {known}.")
         return _SETTINGS[setting][self.name]
 
     def settings(self) -> dict:
         """Every registered setting and its value in this profile."""
+        _register_every_lesson()
         return {setting: values[self.name] for setting, values in sorted(_SETTINGS.items())}
+
+
+def _register_every_lesson() -> None:
+    """Import every tgai module, so that each lesson's `register_settings` call has run.
+
+    `import tgai` imports its submodules lazily (tgai/__init__.py), so a setting of a module not used yet is
+    registered only once that module is imported: this does it when a setting is read.
+    """
+    import tgai
+
+    tgai.import_all()
 
 
 PROFILES: dict[str, Profile] = {

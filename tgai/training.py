@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import sys
 
@@ -246,11 +247,32 @@ class SampleSnapshots(keras.callbacks.Callback):
             self.snapshots.append((step, np.asarray(self.sample(self.model))))
 
 
+ENV_XLA = "TGAI_XLA"
+
+
+def xla_allowed() -> bool:
+    """False when `TGAI_XLA` is set to a false value (`0`, `false`, `no`, `off`): `"auto"` then means no XLA.
+
+    The unit tests set `TGAI_XLA=0` (tests/conftest.py): compiling a step with XLA costs seconds per model and a
+    unit test builds about a hundred of them, while what they check does not depend on XLA. Tests whose subject is
+    XLA pass `jit_compile=True`, or unset it (the determinism and resume harnesses). Lessons never set it.
+
+    Raises:
+        ValueError: if `TGAI_XLA` holds anything else than a true or false word.
+    """
+    value = os.environ.get(ENV_XLA, "").strip().lower()
+    if value in {"", "1", "true", "yes", "on", "auto"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{ENV_XLA} must be 0 or 1; received {ENV_XLA}={value!r}. Unset it to let tgai choose (XLA on a CPU).")
+
+
 def resolve_jit_compile(model, jit_compile) -> bool:
     """Decide whether `model.train_step` compiles with XLA: `True`, `False`, or `"auto"` (XLA on a CPU).
 
     `"auto"` means XLA on a CPU without `tf.distribute` replicas, where it is deterministic and faster
-    (`make bench`: about 2x for the GAN's step). The models compile with `jit_compile=False`, then set
+    (`make bench`: about 2x for the GAN's step), unless `TGAI_XLA=0` turns it off (see `xla_allowed`). The models compile with `jit_compile=False`, then set
     `model._jit_compile` to this result: Keras refuses XLA whenever op determinism is on, because some XLA
     GPU kernels are not deterministic, but the kit's steps draw their randomness statelessly and XLA's CPU
     kernels are deterministic. `tests/test_determinism.py` checks that reruns stay bit-identical with it.
@@ -263,7 +285,8 @@ def resolve_jit_compile(model, jit_compile) -> bool:
     if jit_compile == "auto":
         import tensorflow as tf
 
-        return model.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_logical_devices("GPU")
+        single_cpu = model.distribute_strategy.num_replicas_in_sync == 1 and not tf.config.list_logical_devices("GPU")
+        return single_cpu and xla_allowed()
     return bool(jit_compile)
 
 

@@ -97,11 +97,14 @@ _RESULTS: dict[tuple, dict] = {}
 
 
 def environment(home) -> dict:
+    # TGAI_XLA=auto, whatever the unit tests set (tests/conftest.py): determinism and resume are checked as the
+    # lessons train, with XLA.
     return {
         **os.environ,
         "TGAI_OFFLINE": "1",
         "TGAI_PROFILE": "class",
         "TGAI_HOME": str(home),
+        "TGAI_XLA": "auto",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])),
     }
 
