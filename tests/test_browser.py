@@ -19,7 +19,6 @@ One execution of lesson 00 serves three checks that each used to run it on their
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pathlib
@@ -29,6 +28,7 @@ import time
 import pytest
 from browser_tools import CHROMIUM, DRIVER, chromium, requires_chromium
 from lab_server import ROOT, running_lab
+from snapshots import snapshot
 
 pytestmark = pytest.mark.integration
 LESSON = "00_setup.ipynb"
@@ -70,7 +70,7 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
     assert "SEED = 0" in "".join(parameters["source"])
     parameters["source"] = "".join(parameters["source"]).replace("SEED = 0", f"SEED = {SEED}")
     (copy / LESSON).write_text(json.dumps(notebook))
-    count = sum(cell["cell_type"] == "code" for cell in json.loads((copy / LESSON).read_text())["cells"])
+    count = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
     with chromium() as browser, running_lab(tmp_path, notebook_dir=copy, environment={"TGAI_HOME": str(home)}) as base:
         browser.get(f"{base}/lab/tree/{LESSON}")
         # JupyterLab renders a long notebook progressively: wait for a prompt on every code cell of the file.
@@ -113,15 +113,6 @@ def _papermill(output: pathlib.Path, environment: dict, parameters: dict | None 
     return json.loads(output.read_text())
 
 
-def _snapshot(folder: pathlib.Path) -> dict:
-    """Every file under `folder` with its size, modification time and sha256: any write changes it."""
-    return {
-        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def instructor(tmp_path_factory):
     """Lesson 00 run once into an empty folder, the future shared layer: in the browser where Chromium is."""
@@ -154,7 +145,7 @@ def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_laye
     home = tmp_path / "learner"
     for path in [shared, *shared.rglob("*")]:
         path.chmod(0o555 if path.is_dir() else 0o444)
-    before = _snapshot(shared)
+    before = snapshot(shared)
     assert any(name.startswith("glyphs/") for name in before), "the instructor's run should have filled the layer"
     try:
         executed = _papermill(tmp_path / "learner.ipynb", {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(home),
@@ -162,7 +153,7 @@ def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_laye
     finally:
         for path in [shared, *shared.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-    assert _snapshot(shared) == before, "the learner's run must not write into the shared layer"
+    assert snapshot(shared) == before, "the learner's run must not write into the shared layer"
     assert not list(home.rglob("glyphs/*.npz")), "glyphs come from the shared layer, never rendered again"
     setup_cell = next(cell for cell in executed["cells"] if "tgai.setup(" in "".join(cell["source"]))
     banner = "".join(setup_cell["outputs"][0]["text"])

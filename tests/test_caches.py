@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from snapshots import snapshot
 
 from tgai import __main__ as cli
 from tgai import assets, backbones, caches, data, files
@@ -25,15 +26,6 @@ def layers(monkeypatch, tmp_path):
     monkeypatch.setenv("TGAI_HOME", str(home))
     monkeypatch.delenv("TGAI_SHARED", raising=False)
     return shared, home
-
-
-def _snapshot(folder: pathlib.Path) -> dict:
-    """Every file under `folder` with its size, modification time and sha256: any write changes it."""
-    return {
-        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def test_find_reads_the_shared_layer_first_and_writes_go_home(layers, monkeypatch):
@@ -73,7 +65,7 @@ def test_glyphs_and_features_come_from_the_shared_layer_without_a_write(layers, 
     monkeypatch.setenv("TGAI_HOME", str(shared))
     images, labels = data.load("glyphs", "test", limit=8)
     features = backbones.extract(images, vgg16, "block2_conv2", cache=True)
-    before = _snapshot(shared)
+    before = snapshot(shared)
     assert {name.split("/")[0] for name in before} == {"glyphs", "features"}
     # ...and a learner with an empty home reads it.
     monkeypatch.setenv("TGAI_HOME", str(home))
@@ -82,12 +74,12 @@ def test_glyphs_and_features_come_from_the_shared_layer_without_a_write(layers, 
     np.testing.assert_array_equal(shared_images, images)
     np.testing.assert_array_equal(shared_labels, labels)
     np.testing.assert_array_equal(backbones.extract(images, vgg16, "block2_conv2", cache=True), features)
-    assert _snapshot(shared) == before
+    assert snapshot(shared) == before
     assert not (home / "glyphs").exists() and not list((home / "features").glob("*"))
     # What the shared layer lacks is computed and written to the learner's home, not to the shared layer.
     backbones.extract(images[:4], vgg16, "block2_conv2", cache=True)
     assert len(list((home / "features").glob("*.npz"))) == 1
-    assert _snapshot(shared) == before
+    assert snapshot(shared) == before
 
 
 def test_assets_and_doctor_see_both_layers(layers, monkeypatch, capsys):
