@@ -189,6 +189,7 @@ bench-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check tgai tests benchmarks conftest.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache tgai.egg-info

@@ -51,4 +51,9 @@ def pytest_collectstart(collector):
     """nbval: stderr (warnings, progress) is volatile and never compared; only stdout and results are."""
     path = getattr(collector, "path", None)
     if path is not None and path.suffix == ".ipynb" and hasattr(collector, "skip_compare"):
-        collector.skip_compare += ("stderr", "text/html", "application/javascript", "application/vnd.jupyter.widget-view+json")
+        collector.skip_compare += (
+            "stderr",
+            "text/html",
+            "application/javascript",
+            "application/vnd.jupyter.widget-view+json",
+        )

@@ -38,13 +38,14 @@ def _seconds_to_reach(run, seconds_per_step):
 
 def run(scale: common.Scale, log=print) -> list[dict]:
     import tgai
-    from tgai import data, experiments, gan
+    from tgai import data, experiments
+    from tgai.models import gan
 
     profile = tgai.profile()
     steps, eval_every = scale.budget_steps, scale.budget_eval_every
     samples = scale.kid_samples or profile.kid_samples
     source = gan.load_source()
-    models = {strategy: gan.make_gan(strategy, source=source, ema_warmup=False)[0] for strategy in ("scratch", "full")}
+    models = {strategy: gan.make(strategy, source=source, ema_warmup=False)[0] for strategy in ("scratch", "full")}
     rows = []
     for count in scale.transfer_counts:
         pair = data.domain_pair(n_target=count, seed=0)
@@ -54,36 +55,70 @@ def run(scale: common.Scale, log=print) -> list[dict]:
         seconds = {"scratch": [], "full": []}
         for seed in range(scale.transfer_seeds):
             for strategy, model in models.items():
-                result = experiments.run(model, strategy, pair.target_images, steps, batch_size, eval_every, seed=seed, evaluate=evaluate, source=source)
+                result = experiments.run(
+                    model,
+                    strategy,
+                    pair.target_images,
+                    steps,
+                    batch_size,
+                    eval_every,
+                    seed=seed,
+                    evaluate=evaluate,
+                    source=source,
+                )
                 runs[strategy].append(result)
                 # Seconds per step include the evaluations, which cost the same for both strategies.
                 seconds[strategy].append(result.seconds / steps)
-                log(f"  budget_gan: N={count} seed {seed} {strategy}: balanced {result.series('balanced').round(2).tolist()} "
-                    f"KID {result.series('kid').round(0).tolist()} ({result.seconds:.0f} s)")
+                log(
+                    f"  budget_gan: N={count} seed {seed} {strategy}: balanced "
+                    f"{result.series('balanced').round(2).tolist()} "
+                    f"KID {result.series('kid').round(0).tolist()} ({result.seconds:.0f} s)"
+                )
         setting = f"batch {batch_size}, {samples} samples per evaluation, seeds 0-{scale.transfer_seeds - 1}"
         for step in runs["full"][0].steps[1:]:
             transfer = [run_.at(step, "balanced") for run_ in runs["full"]]
             scratch = [run_.at(step, "balanced") for run_ in runs["scratch"]]
             kid = {name: np.median([run_.at(step, "kid") for run_ in runs[name]]) for name in runs}
             classes = {name: np.median([run_.at(step, "classes") for run_ in runs[name]]) for name in runs}
-            rows.append(common.row(
-                "budget_gan", f"n{count}_step{step}_balanced", f"GAN, N={count}, step {step}: balanced recognisability, fine-tune",
-                "fraction", transfer, baseline="scratch at equal steps", baseline_samples=scratch,
-                ratio_meaning="fine-tune / scratch, > 1 favours transfer",
-                notes=f"digits covered {classes['full']:.0f} vs {classes['scratch']:.0f}; KID x1000 {kid['full']:.0f} vs "
-                      f"{kid['scratch']:.0f}; {setting}",
-            ))
-        reached = {name: [_seconds_to_reach(run_, per_step) for run_, per_step in zip(runs[name], seconds[name], strict=True)] for name in runs}
+            rows.append(
+                common.row(
+                    "budget_gan",
+                    f"n{count}_step{step}_balanced",
+                    f"GAN, N={count}, step {step}: balanced recognisability, fine-tune",
+                    "fraction",
+                    transfer,
+                    baseline="scratch at equal steps",
+                    baseline_samples=scratch,
+                    ratio_meaning="fine-tune / scratch, > 1 favours transfer",
+                    notes=f"digits covered {classes['full']:.0f} vs {classes['scratch']:.0f}; KID x1000 "
+                    f"{kid['full']:.0f} vs "
+                    f"{kid['scratch']:.0f}; {setting}",
+                )
+            )
+        reached = {
+            name: [_seconds_to_reach(run_, per_step) for run_, per_step in zip(runs[name], seconds[name], strict=True)]
+            for name in runs
+        }
         unreached = {name: sum(not hit for _, hit in reached[name]) for name in runs}
         transfer_seconds = [value for value, _ in reached["full"]]
         scratch_seconds = [value for value, _ in reached["scratch"]]
-        rows.append(common.row(
-            "budget_gan", f"n{count}_seconds_to_quality", f"GAN, N={count}: seconds of training to balanced recognisability {QUALITY}, fine-tune",
-            "s", transfer_seconds, baseline="scratch", baseline_samples=scratch_seconds, higher_is_better=False,
-            ratio_meaning="scratch / fine-tune" + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
-            notes=f"not reached within {steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} of "
-                  f"{scale.transfer_seeds} runs (counted as {steps} steps); {setting}",
-        ))
+        rows.append(
+            common.row(
+                "budget_gan",
+                f"n{count}_seconds_to_quality",
+                f"GAN, N={count}: seconds of training to balanced recognisability {QUALITY}, fine-tune",
+                "s",
+                transfer_seconds,
+                baseline="scratch",
+                baseline_samples=scratch_seconds,
+                higher_is_better=False,
+                ratio_meaning="scratch / fine-tune"
+                + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
+                notes=f"not reached within {steps} steps: fine-tune {unreached['full']}, scratch "
+                f"{unreached['scratch']} of "
+                f"{scale.transfer_seeds} runs (counted as {steps} steps); {setting}",
+            )
+        )
     return rows
 
 
@@ -97,17 +132,27 @@ def _seconds_to_level(steps, values, level, seconds_per_step):
 
 def run_vae(scale: common.Scale, log=print) -> list[dict]:
     from benchmarks import transfer
-    from tgai import vae
+    from tgai.models import vae
 
     steps, eval_every = scale.vae_budget_steps, scale.vae_budget_eval_every
     source, models, rows = vae.load_source(), {}, []
     for count in scale.transfer_counts:
-        curves, heldout, batch_size = transfer.vae_curves(scale, count, steps, eval_every, source, models, log, "budget_vae")
-        setting = (f"held-out -ELBO on {len(heldout)} binarised digits, every {eval_every} steps up to {steps}; batch {batch_size}; "
-                   f"seeds 0-{scale.transfer_seeds - 1}")
+        curves, heldout, batch_size = transfer.vae_curves(
+            scale, count, steps, eval_every, source, models, log, "budget_vae"
+        )
+        setting = (
+            f"held-out -ELBO on {len(heldout)} binarised digits, every {eval_every} steps up to {steps}; batch "
+            f"{batch_size}; "
+            f"seeds 0-{scale.transfer_seeds - 1}"
+        )
         for level in VAE_LEVELS:
             reached = {
-                name: [_seconds_to_level(curve["steps"], curve["values"], level=level, seconds_per_step=curve["seconds_per_step"]) for curve in curves[name]]
+                name: [
+                    _seconds_to_level(
+                        curve["steps"], curve["values"], level=level, seconds_per_step=curve["seconds_per_step"]
+                    )
+                    for curve in curves[name]
+                ]
                 for name in curves
             }
             unreached = {name: sum(not hit for _, hit in reached[name]) for name in curves}
@@ -117,13 +162,21 @@ def run_vae(scale: common.Scale, log=print) -> list[dict]:
             starts_there = np.median(transfer_seconds) == 0
             neither = unreached["full"] == len(transfer_seconds)  # nothing to compare: a ratio of caps says nothing
             result = common.row(
-                "budget_vae", f"n{count}_seconds_to_{level:.0f}_nats",
+                "budget_vae",
+                f"n{count}_seconds_to_{level:.0f}_nats",
                 f"VAE, N={count}: seconds of training to held-out -ELBO <= {level:.0f} nats, fine-tune",
-                "s", transfer_seconds, baseline="scratch", baseline_samples=scratch_seconds, higher_is_better=False,
-                ratio_meaning="scratch / fine-tune" + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
+                "s",
+                transfer_seconds,
+                baseline="scratch",
+                baseline_samples=scratch_seconds,
+                higher_is_better=False,
+                ratio_meaning="scratch / fine-tune"
+                + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
                 notes=("no ratio: fine-tuning starts at this level (0 s); " if starts_there else "")
-                + ("no ratio: fine-tuning never got there either; " if neither else "") + f"fine-tune already there at step 0 in {at_start} of {scale.transfer_seeds} runs; not reached within "
-                      f"{steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} (counted as {steps} steps); {setting}",
+                + ("no ratio: fine-tuning never got there either; " if neither else "")
+                + f"fine-tune already there at step 0 in {at_start} of {scale.transfer_seeds} runs; not reached within "
+                f"{steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} (counted as {steps} "
+                f"steps); {setting}",
             )
             if neither:
                 result["ratio"] = None

@@ -57,7 +57,8 @@ def table(rows: list[dict]) -> str:
     figures = lesson_figures(rows)
     per_learner = figures["kernel_gib"] + SERVER_GIB
     lines = [
-        f"Per learner: {per_learner:.2f} GiB (kernel peak {figures['kernel_gib']:.2f} GiB in {figures['memory_lesson']}, "
+        f"Per learner: {per_learner:.2f} GiB (kernel peak {figures['kernel_gib']:.2f} GiB in "
+        f"{figures['memory_lesson']}, "
         f"plus {SERVER_GIB} GiB for the Jupyter server) and {figures['cpu_seconds']:.0f} CPU seconds for the hungriest "
         f"lesson ({figures['cpu_lesson']}). {RESERVED_GIB:.0f} GiB reserved for the system and the hub; everyone runs "
         f"that lesson at once and waits at most {WAIT_SECONDS // 60} minutes.",

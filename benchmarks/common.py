@@ -93,8 +93,13 @@ def git_revision() -> str:
     if shutil.which("git") is None:
         return "unknown"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "tgai"], cwd=ROOT, capture_output=True).returncode != 0
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "tgai"], cwd=ROOT, capture_output=True).returncode
+            != 0
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty(tgai)" if dirty else "")
@@ -251,11 +256,18 @@ def findings(results: dict) -> list[str]:
         lines += ["## Summary", "", "Goals:", ""]
         for result in goals:
             mark = "met" if result.get("goal_met") else "NOT met"
-            lines.append(f"- {result['benchmark']}: {result['measured']}: ratio {_number(result['ratio'])} (goal {result['goal']}, {mark})")
+            lines.append(
+                f"- {result['benchmark']}: {result['measured']}: ratio {_number(result['ratio'])} (goal "
+                f"{result['goal']}, {mark})"
+            )
         lines.append("")
     options = []
     for kind in ("gan", "vae"):
-        for key, label in (("tgai_xla", "XLA (the kit's default on a CPU)"), ("tgai_spe8", "steps_per_execution=8"), ("tgai_spe32", "steps_per_execution=32")):
+        for key, label in (
+            ("tgai_xla", "XLA (the kit's default on a CPU)"),
+            ("tgai_spe8", "steps_per_execution=8"),
+            ("tgai_spe32", "steps_per_execution=32"),
+        ):
             result = _find(results, f"throughput_{kind}", key)
             if result is None or result["ratio"] is None:
                 continue
@@ -265,19 +277,28 @@ def findings(results: dict) -> list[str]:
             verdict = (
                 "faster, deterministic and bit-identical to the run without it"
                 if wins and deterministic and same
-                else "faster and deterministic; its weights differ from the run without it in the last bits (float32 reordering)"
+                else "faster and deterministic; its weights differ from the run without it in the last bits (float32 "
+                "reordering)"
                 if wins and deterministic
                 else "faster but NOT deterministic"
                 if wins
                 else "no clear gain (< 1.1x)"
             )
-            options.append(f"- {kind.upper()} {label}: {_number(result['ratio'])}x the steps/s of `fit` without XLA and with steps_per_execution=1; {verdict}.")
+            options.append(
+                f"- {kind.upper()} {label}: {_number(result['ratio'])}x the steps/s of `fit` without XLA and with "
+                f"steps_per_execution=1; {verdict}."
+            )
     if options:
-        lines += ["Options measured against `fit` without XLA and with steps_per_execution=1 (same run, same model):", "", *options, ""]
+        lines += [
+            "Options measured against `fit` without XLA and with steps_per_execution=1 (same run, same model):",
+            "",
+            *options,
+            "",
+        ]
         lines += [
             "`steps_per_execution` must divide the evaluation interval (`eval_every`, the `fit` chunk): Keras calls "
             "the batch callbacks (NaN guard, periodic KID or -ELBO) once per execution. XLA is on by default on a "
-            "CPU (`jit_compile=\"auto\"`); the models set `model._jit_compile` after `compile` because Keras "
+            'CPU (`jit_compile="auto"`); the models set `model._jit_compile` after `compile` because Keras '
             "disables XLA while TensorFlow op determinism is on, and `tests/test_determinism.py` checks that reruns "
             "stay bit-identical with it. Each new model compiles for several seconds, which short lessons pay again "
             "for every strategy and seed.",
@@ -306,7 +327,10 @@ def markdown(results: dict) -> str:
             f"{run['load_end']} (on {machine['cores']} cores)."
         )
         if run.get("timings"):
-            parts = [f"{name} {value['wall_seconds']:.0f} s wall / {value['cpu_seconds']:.0f} s CPU" for name, value in run["timings"].items()]
+            parts = [
+                f"{name} {value['wall_seconds']:.0f} s wall / {value['cpu_seconds']:.0f} s CPU"
+                for name, value in run["timings"].items()
+            ]
             lines.append(f"  Time per benchmark: {'; '.join(parts)}.")
     lines.append("")
     if not any(run["machine"].get("gpu") for run in results.get("runs", [])):
@@ -327,11 +351,18 @@ def markdown(results: dict) -> str:
         lines += [f"## {benchmark}", ""]
         first = rows[0]
         if first.get("run"):
-            lines += [f"Measured in the run of {first['run']} ({first.get('scale', '?')} scale, profile {first.get('profile', '?')}).", ""]
+            lines += [
+                f"Measured in the run of {first['run']} ({first.get('scale', '?')} scale, profile "
+                f"{first.get('profile', '?')}).",
+                "",
+            ]
         description = results.get("descriptions", {}).get(benchmark)
         if description:
             lines += [description, ""]
-        lines.append("| measured | median | range | spread | repeats | baseline (same run) | ratio | goal | load | machine | versions |")
+        lines.append(
+            "| measured | median | range | spread | repeats | baseline (same run) | ratio | goal | load | machine | "
+            "versions |"
+        )
         lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for result in rows:
             ratio = _number(result["ratio"]) if result["ratio"] is not None else "-"
@@ -344,8 +375,10 @@ def markdown(results: dict) -> str:
                     baseline += f": {_number(result['baseline_median'])} {result['unit']}"
             measured = result["measured"] + (f" — {result['notes']}" if result.get("notes") else "")
             lines.append(
-                f"| {measured} | {_number(result['median'])} {result['unit']} | {_number(result['min'])}-{_number(result['max'])} "
-                f"| {_number(result['spread_pct'], 2)}% | {result['repeats']} | {baseline} | {ratio} | {_goal_mark(result)} "
+                f"| {measured} | {_number(result['median'])} {result['unit']} | "
+                f"{_number(result['min'])}-{_number(result['max'])} "
+                f"| {_number(result['spread_pct'], 2)}% | {result['repeats']} | {baseline} | {ratio} | "
+                f"{_goal_mark(result)} "
                 f"| {result.get('load', '-')} | {result.get('machine', '-')} | {result.get('versions', '-')} |"
             )
         lines.append("")
@@ -353,7 +386,10 @@ def markdown(results: dict) -> str:
 
 
 def _find(results: dict, benchmark: str, name: str):
-    return next((result for result in results.get("rows", []) if result["benchmark"] == benchmark and result["name"] == name), None)
+    return next(
+        (result for result in results.get("rows", []) if result["benchmark"] == benchmark and result["name"] == name),
+        None,
+    )
 
 
 def readme_section(results: dict) -> str:
@@ -371,7 +407,9 @@ def readme_section(results: dict) -> str:
             "",
         ]
         if len(runs) > 1:
-            lines[-2] = lines[-2].replace("Measured by `make bench`", f"Measured by `benchmarks/run.py` in {len(runs)} runs (see RESULTS.md)")
+            lines[-2] = lines[-2].replace(
+                "Measured by `make bench`", f"Measured by `benchmarks/run.py` in {len(runs)} runs (see RESULTS.md)"
+            )
         if results.get("notes"):
             peak = max(max(entry["load_start"], entry["load_end"]) for entry in runs)
             lines += [
@@ -396,32 +434,75 @@ def readme_section(results: dict) -> str:
             ratio += f" (goal {result['goal']}: {'met' if result.get('goal_met') else 'not met'})"
         table.append(f"| {label} | {value} | {ratio} |")
 
-    entry("throughput_gan", "tgai_xla_vs_hand", "GAN train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop")
-    entry("throughput_vae", "tgai_xla_vs_hand", "VAE train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop")
-    entry("throughput_gan", "tgai_xla_vs_hand_xla", "GAN train steps/s: tgai `fit` vs the hand-written loop, both with XLA")
-    entry("throughput_vae", "tgai_xla_vs_hand_xla", "VAE train steps/s: tgai `fit` vs the hand-written loop, both with XLA")
-    entry("throughput_gan", "tgai_xla", "GAN `fit`: the kit's default (XLA) vs without XLA (the kit's default before 2026-12)")
+    entry(
+        "throughput_gan",
+        "tgai_xla_vs_hand",
+        "GAN train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop",
+    )
+    entry(
+        "throughput_vae",
+        "tgai_xla_vs_hand",
+        "VAE train steps/s: tgai `fit` (the kit's default, XLA on a CPU) vs a hand-written `tf.function` loop",
+    )
+    entry(
+        "throughput_gan",
+        "tgai_xla_vs_hand_xla",
+        "GAN train steps/s: tgai `fit` vs the hand-written loop, both with XLA",
+    )
+    entry(
+        "throughput_vae",
+        "tgai_xla_vs_hand_xla",
+        "VAE train steps/s: tgai `fit` vs the hand-written loop, both with XLA",
+    )
+    entry(
+        "throughput_gan",
+        "tgai_xla",
+        "GAN `fit`: the kit's default (XLA) vs without XLA (the kit's default before 2026-12)",
+    )
     entry("throughput_vae", "tgai_xla", "VAE `fit`: the kit's default (XLA) vs without XLA")
     entry("throughput_gan", "tgai_spe32", "GAN `fit` with `steps_per_execution=32` vs 1 (both without XLA)")
     entry("throughput_vae", "tgai_spe32", "VAE `fit` with `steps_per_execution=32` vs 1 (both without XLA)")
     entry("extraction", "extract", "VGG16 `backbones.extract` images/s vs raw `model.predict`")
     entry("extraction", "extract_cached", "`extract` with the feature cache: hit vs cold")
     for count in (10, 30, 100):
-        entry("transfer_gan", f"n{count}_transfer_final", f"GAN KID x1000 (judge space), N={count}: transfer vs scratch at equal steps")
+        entry(
+            "transfer_gan",
+            f"n{count}_transfer_final",
+            f"GAN KID x1000 (judge space), N={count}: transfer vs scratch at equal steps",
+        )
     for count in (10, 30, 100):
-        entry("transfer_vae", f"n{count}_transfer_final", f"VAE held-out -ELBO, N={count}: transfer vs scratch at equal steps")
+        entry(
+            "transfer_vae",
+            f"n{count}_transfer_final",
+            f"VAE held-out -ELBO, N={count}: transfer vs scratch at equal steps",
+        )
     for count in (10, 30, 100):
-        entry("budget_gan", f"n{count}_seconds_to_quality", f"GAN time to quality, N={count}: seconds to balanced recognisability 0.4, fine-tune vs scratch", "{:.0f}")
+        entry(
+            "budget_gan",
+            f"n{count}_seconds_to_quality",
+            f"GAN time to quality, N={count}: seconds to balanced recognisability 0.4, fine-tune vs scratch",
+            "{:.0f}",
+        )
     for count in (10, 30, 100):
-        entry("budget_vae", f"n{count}_seconds_to_175_nats", f"VAE time to quality, N={count}: seconds to held-out -ELBO <= 175 nats, fine-tune vs scratch", "{:.1f}")
+        entry(
+            "budget_vae",
+            f"n{count}_seconds_to_175_nats",
+            f"VAE time to quality, N={count}: seconds to held-out -ELBO <= 175 nats, fine-tune vs scratch",
+            "{:.1f}",
+        )
     entry("notebooks", "total", "All notebooks, class profile, headless: total wall time", "{:.0f}")
     lines += table + [""]
-    over_adapted = [count for count in (10, 30, 100) if (_find(results, "transfer_vae", f"n{count}_transfer_final") or {}).get("ratio", 2) < 1]
+    over_adapted = [
+        count
+        for count in (10, 30, 100)
+        if (_find(results, "transfer_vae", f"n{count}_transfer_final") or {}).get("ratio", 2) < 1
+    ]
     if over_adapted:
         lines += [
             "The VAE's equal-steps rows compare the held-out -ELBO after the last step, not the best one: with "
             f"{' or '.join(str(count) for count in over_adapted)} target images, full fine-tuning starts better than "
-            "scratch ever gets, then over-adapts (lesson 04 shows it and stops early), so the last step favours scratch. "
+            "scratch ever gets, then over-adapts (lesson 04 shows it and stops early), so the last step favours "
+            "scratch. "
             "The time-to-quality rows measure the head start itself.",
             "",
         ]
@@ -434,7 +515,8 @@ def readme_section(results: dict) -> str:
                 speedups.append(f"{benchmark.split('_')[1].upper()} N={count}: {result['ratio']:.1f}x{bound}")
     if speedups:
         lines += [
-            "Steps transfer needs to reach scratch's final quality, as a speed-up over scratch: " + "; ".join(speedups)
+            "Steps transfer needs to reach scratch's final quality, as a speed-up over scratch: "
+            + "; ".join(speedups)
             + ". Steps are resolved to the evaluation interval, so a transfer run that gets there at the first "
             "evaluation shows the largest speed-up the interval can show: read these as lower bounds.",
             "",

@@ -67,7 +67,10 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                 "extract_vs_predict_max_abs_difference": float(np.max(np.abs(features - raw.mean(axis=(1, 2))))),
                 "cached_equals_computed": bool(np.array_equal(cached, features)),
             }
-            log(f"  extraction: repeat {repeat + 1}/{scale.repeats}: " + ", ".join(f"{key} {values[-1]:.0f}" for key, values in samples.items()))
+            log(
+                f"  extraction: repeat {repeat + 1}/{scale.repeats}: "
+                + ", ".join(f"{key} {values[-1]:.0f}" for key, values in samples.items())
+            )
     finally:
         if saved_home is None:
             os.environ.pop("TGAI_HOME", None)
@@ -81,8 +84,21 @@ def run(scale: common.Scale, log=print) -> list[dict]:
         f"cached result {'identical' if check['cached_equals_computed'] else 'DIFFERENT'}"
     )
     rows = [
-        common.row("extraction", "predict", "raw model.predict on prepared inputs", "images/s", samples["predict"], notes=setting),
-        common.row("extraction", "prepare", "Backbone.prepare alone (gray->RGB, resize, preprocess_input)", "images/s", samples["prepare"]),
+        common.row(
+            "extraction",
+            "predict",
+            "raw model.predict on prepared inputs",
+            "images/s",
+            samples["predict"],
+            notes=setting,
+        ),
+        common.row(
+            "extraction",
+            "prepare",
+            "Backbone.prepare alone (gray->RGB, resize, preprocess_input)",
+            "images/s",
+            samples["prepare"],
+        ),
         common.row(
             "extraction",
             "extract",

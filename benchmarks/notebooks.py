@@ -28,7 +28,8 @@ BUDGET_SECONDS = 180.0
 _EXECUTE = """
 import json, resource, sys
 import papermill
-papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3], progress_bar=False, log_output=False)
+papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3], progress_bar=False,
+log_output=False)
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, reaped when papermill shut it down
 print(json.dumps({"peak_rss_bytes": usage.ru_maxrss * 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
@@ -40,7 +41,9 @@ def execute(path: pathlib.Path, output: pathlib.Path) -> dict:
     Raises:
         RuntimeError: with the last line of the error when the notebook fails.
     """
-    run = subprocess.run([sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS)], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS)], capture_output=True, text=True
+    )
     if run.returncode != 0:
         lines = [line for line in run.stderr.strip().splitlines() if line.strip()] or ["no output"]
         raise RuntimeError(lines[-1][:160])
@@ -81,8 +84,10 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                 # Kernel CPU seconds say how much of the wall time was computing rather than waiting for a core
                 # that another process held; peak memory is what one learner's kernel needs.
                 resources = (
-                    f"kernel CPU {kernel['cpu_seconds']:.0f} s; kernel peak memory {kernel['peak_rss_bytes'] / 2**30:.2f} GiB"
-                    if kernel else ""
+                    f"kernel CPU {kernel['cpu_seconds']:.0f} s; kernel peak memory "
+                    f"{kernel['peak_rss_bytes'] / 2**30:.2f} GiB"
+                    if kernel
+                    else ""
                 )
                 result = common.row(
                     "notebooks",

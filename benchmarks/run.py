@@ -6,7 +6,8 @@ Usage:
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
-Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, notebooks (`--only`
+Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, notebooks
+(`--only`
 also takes the prefixes `throughput` and `transfer`). Results are written after every benchmark; rows of
 benchmarks a run does not measure (`--only`, or an interrupted run) are kept from the output's previous
 `results.json`, each table saying which run measured it.
@@ -32,7 +33,16 @@ os.environ.setdefault("TGAI_OFFLINE", "1")
 
 from benchmarks import common  # noqa: E402
 
-BENCHMARKS = ("throughput_gan", "throughput_vae", "extraction", "transfer_gan", "transfer_vae", "budget_gan", "budget_vae", "notebooks")
+BENCHMARKS = (
+    "throughput_gan",
+    "throughput_vae",
+    "extraction",
+    "transfer_gan",
+    "transfer_vae",
+    "budget_gan",
+    "budget_vae",
+    "notebooks",
+)
 
 
 def _module_summary(name: str) -> str:
@@ -79,7 +89,9 @@ def select(only) -> list[str]:
     for name in only:
         matches = [benchmark for benchmark in BENCHMARKS if benchmark == name or benchmark.startswith(name + "_")]
         if not matches:
-            raise SystemExit(f"run.py: unknown benchmark {name!r}. Choose from: {', '.join(BENCHMARKS)} (or throughput, transfer).")
+            raise SystemExit(
+                f"run.py: unknown benchmark {name!r}. Choose from: {', '.join(BENCHMARKS)} (or throughput, transfer)."
+            )
         chosen += [match for match in matches if match not in chosen]
     return [benchmark for benchmark in BENCHMARKS if benchmark in chosen]
 
@@ -89,13 +101,27 @@ def _merge(previous: dict, run: dict, rows: list, done: list) -> dict:
     kept = [result for result in previous.get("rows", []) if result["benchmark"] not in done]
     kept_runs = []
     for old in previous.get("runs", []):
-        remaining = [name for name in old["benchmarks"] if name not in done and any(result["run"] == old["started"] for result in kept)]
+        remaining = [
+            name
+            for name in old["benchmarks"]
+            if name not in done and any(result["run"] == old["started"] for result in kept)
+        ]
         if remaining:
-            kept_runs.append({**old, "benchmarks": remaining, "timings": {name: value for name, value in old.get("timings", {}).items() if name in remaining}})
-    order = lambda result: BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else len(BENCHMARKS)
+            kept_runs.append(
+                {
+                    **old,
+                    "benchmarks": remaining,
+                    "timings": {name: value for name, value in old.get("timings", {}).items() if name in remaining},
+                }
+            )
+    order = lambda result: (
+        BENCHMARKS.index(result["benchmark"]) if result["benchmark"] in BENCHMARKS else len(BENCHMARKS)
+    )
     merged_rows = sorted(kept + rows, key=order)
     runs = kept_runs + [run]
-    descriptions = {name: _module_summary(name) for name in BENCHMARKS if any(result["benchmark"] == name for result in merged_rows)}
+    descriptions = {
+        name: _module_summary(name) for name in BENCHMARKS if any(result["benchmark"] == name for result in merged_rows)
+    }
     return {"runs": runs, "rows": merged_rows, "notes": contention_notes(runs), "descriptions": descriptions}
 
 
@@ -122,10 +148,21 @@ def contention_notes(runs: list) -> list[str]:
 def parse(argv=None):
     parser = argparse.ArgumentParser(description="Run the tgai benchmarks and write RESULTS.md and results.json.")
     parser.add_argument("--quick", action="store_true", help="smoke run: few steps and repeats (2-3 minutes)")
-    parser.add_argument("--tiny", action="store_true", help="the unit test's scale: seconds per benchmark, numbers meaningless")
+    parser.add_argument(
+        "--tiny", action="store_true", help="the unit test's scale: seconds per benchmark, numbers meaningless"
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--update-readme", action="store_true", help="only rewrite README.md's Performance section from benchmarks/results.json")
-    parser.add_argument("--output", type=pathlib.Path, help="folder for RESULTS.md and results.json (default: benchmarks/, or build/benchmarks-quick/ with --quick/--tiny)")
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="only rewrite README.md's Performance section from benchmarks/results.json",
+    )
+    parser.add_argument(
+        "--output",
+        type=pathlib.Path,
+        help="folder for RESULTS.md and results.json (default: benchmarks/, or build/benchmarks-quick/ with "
+        "--quick/--tiny)",
+    )
     return parser.parse_args(argv)
 
 
@@ -135,7 +172,9 @@ def main(argv=None) -> int:
         folder = arguments.output or ROOT / "benchmarks"
         results = json.loads((folder / "results.json").read_text())
         # RESULTS.md is re-rendered too, so that both say the same with the current wording.
-        results["descriptions"] = {name: _module_summary(name) for name in BENCHMARKS if name in results.get("descriptions", {})}
+        results["descriptions"] = {
+            name: _module_summary(name) for name in BENCHMARKS if name in results.get("descriptions", {})
+        }
         results["notes"] = contention_notes(results.get("runs", []))
         common.write_results(results, folder)
         common.update_readme(results, ROOT / "README.md")
@@ -152,7 +191,9 @@ def main(argv=None) -> int:
     context = common.environment()
     machine = common.machine_short(context["machine"])
     versions = common.versions_short(context["versions"])
-    print(f"benchmarks: {', '.join(names)} | scale {scale.name} | profile {profile} | {machine} | {versions}", flush=True)
+    print(
+        f"benchmarks: {', '.join(names)} | scale {scale.name} | profile {profile} | {machine} | {versions}", flush=True
+    )
 
     def log(message):
         print(message, flush=True)
@@ -174,14 +215,29 @@ def main(argv=None) -> int:
 
                 traceback.print_exc()
                 failed.append(name)
-                new_rows = [common.row(name, "error", f"{name} failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}", "-", [float("nan")])]
+                new_rows = [
+                    common.row(
+                        name,
+                        "error",
+                        f"{name} failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}",
+                        "-",
+                        [float("nan")],
+                    )
+                ]
         after = common.load_average()
         cpu_after = os.times()
         # CPU seconds (this process and its children, e.g. notebook kernels) barely depend on contention: with
         # the wall time they say how much of the wall time was waiting for a core.
         cpu = sum(cpu_after[index] - cpu_before[index] for index in range(4))
         for result in new_rows:
-            result.update(load=result.pop("notebook_load", f"{before}->{after}"), machine=machine, versions=versions, run=started, scale=scale.name, profile=profile)
+            result.update(
+                load=result.pop("notebook_load", f"{before}->{after}"),
+                machine=machine,
+                versions=versions,
+                run=started,
+                scale=scale.name,
+                profile=profile,
+            )
         timings[name] = {"wall_seconds": round(watch.seconds, 1), "cpu_seconds": round(cpu, 1)}
         rows += new_rows
         done.append(name)
@@ -202,7 +258,11 @@ def main(argv=None) -> int:
         }
         json_path, markdown_path = common.write_results(_merge(previous, run, rows, done), output)
     if run:
-        print(f"wrote {markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT) else markdown_path} and {json_path.name} in {run['seconds'] / 60:.1f} min", flush=True)
+        print(
+            f"wrote {markdown_path.relative_to(ROOT) if markdown_path.is_relative_to(ROOT) else markdown_path} and "
+            f"{json_path.name} in {run['seconds'] / 60:.1f} min",
+            flush=True,
+        )
     if failed:
         print(f"benchmarks that failed (see the rows marked 'failed'): {', '.join(failed)}", file=sys.stderr)
         return 1

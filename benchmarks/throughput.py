@@ -3,7 +3,8 @@
 Both sides train the very same networks (tgai's builders, same seed, so the same initial weights) on the same
 `tgai.data.to_dataset` batches with the same optimizer settings. The hand-written loop is what a learner would
 write from the TensorFlow tutorials: a Python `for` over the dataset calling one `tf.function` step, with no
-metrics, callbacks or NaN guard. tgai's side is the kit's public path (`tgai.gan.train` / `tgai.vae.train`,
+metrics, callbacks or NaN guard. tgai's side is the kit's public path (`tgai.models.gan.train` /
+`tgai.models.vae.train`,
 i.e. `model.fit` through `tgai.training.fit`, NaN guard included). `to_dataset` turns tf.data autotuning off:
 with it on, TF 2.21 held the end of many short `fit` calls until the autotuner's next wake-up (1.28 s, ...,
 10.24 s after the start), which had set the train-step numbers of the kit's first, loaded runs.
@@ -62,13 +63,13 @@ def _identical(first, second) -> bool:
 def hand_gan_loop(seed: int, xla: bool = False):
     """A minimal GAN training loop over tgai's generator and discriminator: returns `run(dataset, steps)`.
 
-    Same work per step as `tgai.gan.GAN.train_step`: a discriminator update, a generator update (both
+    Same work per step as `tgai.models.gan.GAN.train_step`: a discriminator update, a generator update (both
     non-saturating losses, Adam(2e-4, beta_1=0.5)) and the EMA update with the same decay ramp; no metrics.
     """
     import keras
     import tensorflow as tf
 
-    from tgai import gan
+    from tgai.models import gan
 
     generator, discriminator = gan.build_generator(seed=seed), gan.build_discriminator(seed=seed)
     ema = keras.models.clone_model(generator)
@@ -114,13 +115,13 @@ def hand_gan_loop(seed: int, xla: bool = False):
 def hand_vae_loop(seed: int, xla: bool = False):
     """A minimal VAE training loop over tgai's encoder and decoder: returns `run(dataset, steps)`.
 
-    Same loss as `tgai.vae.VAE.train_step` (Bernoulli cross-entropy summed over pixels + KL, averaged over the
+    Same loss as `tgai.models.vae.VAE.train_step` (Bernoulli cross-entropy summed over pixels + KL, averaged over the
     batch), same Adam(1e-3); the reparameterisation noise comes from a seeded `tf.random.Generator`.
     """
     import keras
     import tensorflow as tf
 
-    from tgai import vae
+    from tgai.models import vae
 
     encoder, decoder = vae.build_encoder(seed=seed), vae.build_decoder(seed=seed)
     optimizer = keras.optimizers.Adam(vae.LEARNING_RATE)
@@ -155,38 +156,25 @@ def hand_vae_loop(seed: int, xla: bool = False):
 # ------------------------------------------------------------------------------------------ tgai models
 
 
-def tgai_gan(seed: int, steps_per_execution: int = 1, xla: bool = False):
-    """tgai's GAN as the kit builds it (`make_gan('scratch')`), optionally with XLA / steps_per_execution."""
-    import keras
+def tgai_model(kind: str, seed: int, steps_per_execution: int = 1, xla: bool = False):
+    """tgai's model as the kit builds it (`make("scratch")`), recompiled with XLA and steps_per_execution as asked.
 
-    from tgai import gan
+    XLA is set either way: the kit's default ("auto") is XLA on a CPU, and the comparison needs both.
+    """
+    import importlib
 
-    if steps_per_execution == 1 and not xla:
-        model, _ = gan.make_gan("scratch", seed=seed)
-    else:
-        model = gan.GAN(gan.build_generator(seed=seed), gan.build_discriminator(seed=seed), seed=seed)
-        model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5), steps_per_execution=steps_per_execution)
-    # Set either way: the kit's default ("auto") is XLA on a CPU, and Keras' setter refuses under op determinism.
-    model._jit_compile = bool(xla)
-    return model
-
-
-def tgai_vae(seed: int, steps_per_execution: int = 1, xla: bool = False):
-    """tgai's VAE as the kit builds it (`vae.make('scratch')`), optionally with XLA / steps_per_execution."""
-    from tgai import vae
-
-    model, _ = vae.make("scratch", seed=seed, steps_per_execution=steps_per_execution)
-    model._jit_compile = bool(xla)  # As for the GAN: set either way, past Keras' setter.
+    module = importlib.import_module(f"tgai.models.{kind}")
+    model, _ = module.make("scratch", seed=seed)
+    model.compile_from_config(
+        {**model.get_compile_config(), "steps_per_execution": steps_per_execution, "jit_compile": xla}
+    )
     return model
 
 
 def _train_tgai(kind: str, model, images, steps: int, batch_size: int, seed: int) -> None:
-    from tgai import gan, vae
+    import importlib
 
-    if kind == "gan":
-        gan.train(model, images, steps, batch_size, seed=seed)
-    else:
-        vae.train(model, images, steps, batch_size, seed=seed)
+    importlib.import_module(f"tgai.models.{kind}").train(model, images, steps, batch_size, seed=seed)
 
 
 # ------------------------------------------------------------------------------------------- benchmark
@@ -194,21 +182,22 @@ def _train_tgai(kind: str, model, images, steps: int, batch_size: int, seed: int
 
 def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
     """Measure steps/s of tgai's `fit` and of the hand loop for `kind` ("gan" or "vae"); return result rows."""
+    import importlib
+
     import tgai
-    from tgai import data, vae
+    from tgai import data
 
     profile = tgai.profile()
     batch_size = profile.gan_batch_size if kind == "gan" else profile.vae_batch_size
     steps = scale.gan_steps if kind == "gan" else scale.vae_steps
-    images, _ = data.load("digits", "train")
-    if kind == "vae":
-        images = vae.binarize(images)  # the data its Bernoulli likelihood is defined on
+    # The data the model trains on (the VAE's Bernoulli likelihood is defined on binary pixels).
+    images = importlib.import_module(f"tgai.models.{kind}").prepare_images(data.load("digits", "train")[0])
     seed = 0
     benchmark = f"throughput_{kind}"
     label = "GAN" if kind == "gan" else "VAE"
 
     hand = hand_gan_loop if kind == "gan" else hand_vae_loop
-    build = tgai_gan if kind == "gan" else tgai_vae
+    build = lambda seed, **options: tgai_model(kind, seed, **options)
     variants = {
         "hand": ("hand-written tf.function loop", lambda: hand(seed)),
         "hand_xla": ("hand-written loop, XLA", lambda: hand(seed, xla=True)),
@@ -245,7 +234,10 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
                 else:
                     _train_tgai(kind, subject, images, steps, batch_size, seed)
             samples[key].append(steps / watch.seconds)
-        log(f"  {benchmark}: repeat {repeat + 1}/{scale.repeats}: " + ", ".join(f"{key} {values[-1]:.1f}" for key, values in samples.items()))
+        log(
+            f"  {benchmark}: repeat {repeat + 1}/{scale.repeats}: "
+            + ", ".join(f"{key} {values[-1]:.1f}" for key, values in samples.items())
+        )
 
     # Determinism: from one starting state, two same-seed runs of each tgai variant must end bit-identical.
     determinism, final_weights = {}, {}
@@ -261,7 +253,11 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
         determinism[key] = _identical(*ends)
         final_weights[key] = ends[0]
         _restore(model, start)
-    same_as_default = {key: _identical(weights, final_weights["tgai"]) for key, weights in final_weights.items() if "tgai" in final_weights}
+    same_as_default = {
+        key: _identical(weights, final_weights["tgai"])
+        for key, weights in final_weights.items()
+        if "tgai" in final_weights
+    }
 
     rows = []
     description = f"{label} batch {batch_size}, {steps} steps per repeat, digits train split"
@@ -271,11 +267,20 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
             return
         if key not in samples:
             rows.append(
-                common.row(benchmark, key, f"{label}: {variants[key][0]}", "steps/s", [float("nan")], notes=f"failed: {errors.get(key)}")
+                common.row(
+                    benchmark,
+                    key,
+                    f"{label}: {variants[key][0]}",
+                    "steps/s",
+                    [float("nan")],
+                    notes=f"failed: {errors.get(key)}",
+                )
             )
             return
         baseline_samples = samples.get(baseline_key) if baseline_key else None
-        extra = "; ".join(part for part in (extra, f"build + first 32 steps (trace/compile) {warmup[key]:.1f} s") if part)
+        extra = "; ".join(
+            part for part in (extra, f"build + first 32 steps (trace/compile) {warmup[key]:.1f} s") if part
+        )
         result = common.row(
             benchmark,
             key,
@@ -297,12 +302,21 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
             return ""
         text = "same-seed runs bit-identical" if determinism[key] else "same-seed runs DIFFER"
         if key != "tgai":
-            text += "; same weights as the default" if same_as_default.get(key) else "; weights differ from the default's"
+            text += (
+                "; same weights as the default" if same_as_default.get(key) else "; weights differ from the default's"
+            )
         return f"{text} ({scale.determinism_steps} steps)"
 
     add("hand", None, "", extra=description)
     add("hand_xla", "hand", "x hand loop")
-    add("tgai", "hand", "x hand loop", goal=">= 1.0", goal_test=lambda ratio: ratio >= 1.0, extra=determinism_note("tgai"))
+    add(
+        "tgai",
+        "hand",
+        "x hand loop",
+        goal=">= 1.0",
+        goal_test=lambda ratio: ratio >= 1.0,
+        extra=determinism_note("tgai"),
+    )
     for key in ("tgai_xla", "tgai_spe8", "tgai_spe32"):
         extra = determinism_note(key)
         goal, goal_test = "", None
@@ -314,9 +328,15 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
     # Like for like: the kit's default (XLA) against the hand loop compiled with XLA too.
     if "tgai_xla" in samples and "hand_xla" in samples:
         result = common.row(
-            benchmark, "tgai_xla_vs_hand_xla", f"{label}: {variants['tgai_xla'][0]}, against the hand loop with XLA",
-            "steps/s", samples["tgai_xla"], baseline=variants["hand_xla"][0], baseline_samples=samples["hand_xla"],
-            ratio_meaning="x hand loop, XLA", goal=">= 1.0",
+            benchmark,
+            "tgai_xla_vs_hand_xla",
+            f"{label}: {variants['tgai_xla'][0]}, against the hand loop with XLA",
+            "steps/s",
+            samples["tgai_xla"],
+            baseline=variants["hand_xla"][0],
+            baseline_samples=samples["hand_xla"],
+            ratio_meaning="x hand loop, XLA",
+            goal=">= 1.0",
         )
         result["goal_met"] = bool(result["ratio"] >= 1.0)
         rows.append(result)

@@ -5,8 +5,9 @@ training seed, the same model is trained from the committed source checkpoint (`
 scratch, at the same steps, batch size and seed, and evaluated on the held-out digits (the test split):
 
 * GAN: KID x 1000 of EMA samples against held-out digits, in the judge CNN's 128-d feature space
-  (`tgai.experiments.run` with `tgai.gan.sample_evaluation`, evaluated every `eval_every` steps). Lower is better.
-* VAE: held-out -ELBO in nats per image (`tgai.vae.train` with `heldout`). Lower is better.
+  (`tgai.experiments.run` with `tgai.models.gan.sample_evaluation`, evaluated every `eval_every` steps). Lower is
+  better.
+* VAE: held-out -ELBO in nats per image (`tgai.models.vae.train` with `heldout`). Lower is better.
 
 Reported per N, as medians over seeds with their range: the quality of each at equal (final) steps, the ratio
 scratch / transfer (> 1: transfer is better), and the steps transfer needs to reach scratch's final quality
@@ -56,7 +57,9 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
         ),
     ]
     transfer_steps, scratch_steps, speedups, unreached, immediate, flat = [], [], [], 0, 0, 0
-    for (scratch_axis, scratch_values), (transfer_axis, transfer_values) in zip(curves["scratch"], curves["full"], strict=True):
+    for (scratch_axis, scratch_values), (transfer_axis, transfer_values) in zip(
+        curves["scratch"], curves["full"], strict=True
+    ):
         target = scratch_values[-1]
         needed_by_scratch = _steps_to_reach(scratch_axis, scratch_values, target)
         needed = _steps_to_reach(transfer_axis, transfer_values, target)
@@ -78,14 +81,19 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
         speedups.append(needed_by_scratch / needed)
     notes = []
     if unreached:
-        notes.append(f"{unreached} of {len(transfer_steps)} seeds: transfer never reached it within {total_steps} steps (n/a)")
+        notes.append(
+            f"{unreached} of {len(transfer_steps)} seeds: transfer never reached it within {total_steps} steps (n/a)"
+        )
     if immediate:
         notes.append(
-            f"{immediate} of {len(transfer_steps)} seeds: the source model (step 0) already beat scratch's final quality; "
+            f"{immediate} of {len(transfer_steps)} seeds: the source model (step 0) already beat scratch's final "
+            f"quality; "
             "their speed-up is a lower bound (scratch steps / first evaluation step)"
         )
     if flat:
-        notes.append(f"{flat} of {len(transfer_steps)} seeds: scratch ended no better than its step 0, no speed-up computed")
+        notes.append(
+            f"{flat} of {len(transfer_steps)} seeds: scratch ended no better than its step 0, no speed-up computed"
+        )
     result = common.row(
         benchmark,
         f"n{count}_steps_to_scratch_final",
@@ -105,7 +113,8 @@ def _summaries(benchmark, label, unit, count, curves, total_steps, setting):
 
 def run_gan(scale: common.Scale, log=print) -> list[dict]:
     import tgai
-    from tgai import data, experiments, gan
+    from tgai import data, experiments
+    from tgai.models import gan
 
     profile = tgai.profile()
     steps = scale.gan_transfer_steps or profile.gan_steps
@@ -121,15 +130,28 @@ def run_gan(scale: common.Scale, log=print) -> list[dict]:
         for seed in range(scale.transfer_seeds):
             for strategy in curves:
                 # One compiled model per strategy, restarted per run (`experiments.run`): the same result as a
-                # fresh `gan.make_gan`, without retracing.
+                # fresh `gan.make`, without retracing.
                 if strategy not in models:
-                    models[strategy], _ = gan.make_gan(strategy, seed=seed)
+                    models[strategy], _ = gan.make(strategy, seed=seed)
                 with common.Stopwatch() as watch:
-                    result = experiments.run(models[strategy], strategy, pair.target_images, steps, batch_size, eval_every, seed=seed, evaluate=evaluate)
+                    result = experiments.run(
+                        models[strategy],
+                        strategy,
+                        pair.target_images,
+                        steps,
+                        batch_size,
+                        eval_every,
+                        seed=seed,
+                        evaluate=evaluate,
+                    )
                 kid = result.series("kid")
                 curves[strategy].append((result.steps, kid))
-                log(f"  transfer_gan: N={count} seed {seed} {strategy}: KID x1000 {kid.round(1).tolist()} ({watch.seconds:.0f} s)")
-        setting = f"KID x1000 vs {kid_samples} held-out digits, judge space; batch {batch_size}, eval every {eval_every} steps"
+                log(
+                    f"  transfer_gan: N={count} seed {seed} {strategy}: KID x1000 {kid.round(1).tolist()} "
+                    f"({watch.seconds:.0f} s)"
+                )
+        setting = f"KID x1000 vs {kid_samples} held-out digits, judge space; batch {batch_size}, "
+        setting += f"eval every {eval_every} steps"
         rows += _summaries("transfer_gan", "GAN KID x1000", "KIDx1000", count, curves, steps, setting)
     return rows
 
@@ -139,11 +161,12 @@ def vae_curves(scale: common.Scale, count: int, steps: int, eval_every: int, sou
 
     Returns `(curves, heldout, batch_size)`, `curves[strategy]` a list per seed of `{"steps", "values"
     (held-out -ELBO, nats per image), "seconds_per_step"}`. `models` keeps one compiled model per strategy
-    across calls, reset per run (`tgai.transfer.restart`): the same result as a fresh `vae.make`, without
+    across calls, reset per run (`tgai.models.transfer.restart`): the same result as a fresh `vae.make`, without
     retracing. Seconds per step include the held-out evaluations, which cost the same for both strategies.
     """
     import tgai
-    from tgai import data, transfer, vae
+    from tgai import data, training
+    from tgai.models import transfer, vae
 
     pair = data.domain_pair(n_target=count, n_source=10, seed=0)
     target, heldout = vae.binarize(pair.target_images), vae.binarize(pair.heldout_images)  # as lesson 04 scores them
@@ -155,19 +178,24 @@ def vae_curves(scale: common.Scale, count: int, steps: int, eval_every: int, sou
                 models[strategy], _ = vae.make(strategy, source=source, seed=seed)
             model = models[strategy]
             transfer.restart(model, strategy, seed=seed, source=source)
+            evaluation = training.PeriodicEvaluation(vae.heldout_evaluation(heldout), eval_every)
             with common.Stopwatch() as watch:
-                history = vae.train(model, target, steps, batch_size, seed=seed, heldout=heldout, eval_every=eval_every)
-            values = history["negative_elbo"]
-            curves[strategy].append({"steps": history["step"], "values": values, "seconds_per_step": watch.seconds / steps})
+                vae.train(model, target, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=[evaluation])
+            evaluated, values = evaluation.series("negative_elbo")
+            curves[strategy].append(
+                {"steps": evaluated.tolist(), "values": values.tolist(), "seconds_per_step": watch.seconds / steps}
+            )
             best = int(np.argmin(values))
-            log(f"  {benchmark}: N={count} seed {seed} {strategy}: -ELBO {values[0]:.1f} -> {values[-1]:.1f}, best "
-                f"{values[best]:.1f} at step {history['step'][best]} ({watch.seconds:.0f} s)")
+            log(
+                f"  {benchmark}: N={count} seed {seed} {strategy}: -ELBO {values[0]:.1f} -> {values[-1]:.1f}, best "
+                f"{values[best]:.1f} at step {evaluated[best]} ({watch.seconds:.0f} s)"
+            )
     return curves, heldout, batch_size
 
 
 def run_vae(scale: common.Scale, log=print) -> list[dict]:
     import tgai
-    from tgai import vae
+    from tgai.models import vae
 
     profile = tgai.profile()
     steps = scale.vae_transfer_steps or profile.vae_steps
@@ -175,7 +203,12 @@ def run_vae(scale: common.Scale, log=print) -> list[dict]:
     source, models, rows = vae.load_source(), {}, []
     for count in scale.transfer_counts:
         curves, heldout, batch_size = vae_curves(scale, count, steps, eval_every, source, models, log, "transfer_vae")
-        pairs = {name: [(np.asarray(run["steps"]), np.asarray(run["values"])) for run in runs] for name, runs in curves.items()}
-        setting = f"-ELBO on {len(heldout)} held-out digits (nats/image); batch {batch_size}, eval every {eval_every} steps"
+        pairs = {
+            name: [(np.asarray(run["steps"]), np.asarray(run["values"])) for run in runs]
+            for name, runs in curves.items()
+        }
+        setting = (
+            f"-ELBO on {len(heldout)} held-out digits (nats/image); batch {batch_size}, eval every {eval_every} steps"
+        )
         rows += _summaries("transfer_vae", "VAE held-out -ELBO", "nats", count, pairs, steps, setting)
     return rows

@@ -15,7 +15,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 # For a test module's `pytestmark`: skip, with the install command, where Chromium or its driver is missing.
 requires_chromium = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None, reason="needs Chromium and its driver: sudo apt-get install chromium chromium-driver"
+    CHROMIUM is None or DRIVER is None,
+    reason="needs Chromium and its driver: sudo apt-get install chromium chromium-driver",
 )
 
 

@@ -24,8 +24,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_lab(tmp_path: pathlib.Path, notebook_dir: pathlib.Path | None = None, timeout: float = 120.0,
-                environment: dict | None = None):
+def running_lab(
+    tmp_path: pathlib.Path,
+    notebook_dir: pathlib.Path | None = None,
+    timeout: float = 120.0,
+    environment: dict | None = None,
+):
     """Run `make lab` (token-less, loopback only) and yield its base URL once `/lab` answers 200.
 
     Args:
@@ -42,7 +46,9 @@ def running_lab(tmp_path: pathlib.Path, notebook_dir: pathlib.Path | None = None
         "TGAI_OFFLINE": "1",
         **(environment or {}),
     }
-    lab_args = "--no-browser --ip=127.0.0.1 --ServerApp.token= --ServerApp.password= --ServerApp.disable_check_xsrf=True"
+    lab_args = (
+        "--no-browser --ip=127.0.0.1 --ServerApp.token= --ServerApp.password= --ServerApp.disable_check_xsrf=True"
+    )
     command = ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}"]
     if notebook_dir is not None:
         command.append(f"NOTEBOOK_DIR={notebook_dir}")

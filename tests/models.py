@@ -4,9 +4,11 @@ The resume, determinism and MirroredStrategy harnesses (tests/scripts/train_brie
 tests/scripts/distributed_steps.py, tests/test_resume.py, tests/test_determinism.py,
 tests/test_distribute.py), the transfer tests (tests/test_transfer.py) and the model cases of the bad-input
 catalogue (tests/test_bad_input.py) loop over `MODELS`, with no `if kind == ...` branch: every model follows
-the protocol of `tgai.transfer` (CHECKPOINT, STRATEGIES, networks, optimizers, image_shape, create, options,
-compile_like), and what differs (which module trains it, how small it can be built, what its divergence
-message names) is written here once. Adding a model to the kit means adding one entry to `MODELS`.
+the contract in `tgai.models.transfer`'s docstring (the class: CHECKPOINT, STRATEGIES, networks, optimizers,
+image_shape, get_config/from_config, get_compile_config/compile_from_config, sample, divergence_hint; the
+module: make, load_source, train), and what differs (how small it can be built, what its divergence message
+names, which weight to poison) is written here once. Adding a model to the kit means adding one entry to
+`MODELS`, named as in `tgai.models.transfer.MODELS` (a test checks both lists agree).
 
 Importable from pytest (tests/ is on `sys.path`) and from the scripts, which put tests/ on `sys.path`.
 Nothing here imports TensorFlow at import time: the scripts must configure devices first.
@@ -26,38 +28,31 @@ class ModelCase:
 
     Attributes:
         name: The registry key (`gan`, `vae`), used in test ids and file names.
-        module: The module that defines it (`tgai.gan`), with `load_source` and `train`.
-        class_name: The model class in `module` (follows the `tgai.transfer` protocol).
-        make: Name of the module's `make(strategy, seed=..., **options) -> (compiled model, report)`.
+        module: The module that defines it (`tgai.models.gan`), with `make`, `load_source` and `train`.
+        class_name: The model class in `module` (follows the `tgai.models.transfer` protocol).
         fine_tune: `function(seed) -> (compiled model, report)`: the short fine-tune the subprocess
             harnesses run (from the committed source, so loading, starting and freezing are under test too).
-        small: `create` options of a small model for in-process tests (16x16, narrow).
-        heldout: How many of the training images the harness also passes as `heldout` to `train` (0: the
-            module's `train` takes none), so that held-out evaluation runs in every harness too.
+        small: `from_config` keys of a small model for in-process tests (16x16, narrow).
         causes: Phrases the divergence message must quote (the model's `divergence_hint`).
         poison: `(network, layer)` whose kernel, made NaN, makes the next loss non-finite (a layer with no
             ReLU after it: ReLU maps NaN to 0 on some kernels and would hide it for a step).
-        mismatched: `create` options of an architecture the committed checkpoint does not fit, and the
+        mismatched: `from_config` keys of an architecture the committed checkpoint does not fit, and the
             `network/layer` names the `CheckpointError` must list.
         evaluate: `function(model, images) -> float`, the module's own evaluation of a model (its sampling or
-            held-out loss, with whatever evaluation randomness the model keeps), for restart tests.
-        prepare: `function(images) -> images` that the harness applies before training or evaluating: the
-            data the model's likelihood is defined on (the VAE's Bernoulli scores binary pixels), or None.
+            held-out loss, with whatever evaluation randomness the model keeps), for restart tests; `train`
+            runs it every chunk through `tgai.training.PeriodicEvaluation`, as lessons evaluate.
     """
 
     name: str
     module: str
     class_name: str
-    make: str
     fine_tune: object
     small: dict
-    heldout: int
     causes: tuple
     poison: tuple
     mismatched: dict
     mismatched_layers: tuple
     evaluate: object
-    prepare: object = None
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -71,7 +66,7 @@ class ModelCase:
 
     def build(self, strategy: str, seed: int = 0, **options):
         """`make` of the module: a compiled model for `strategy`, at the committed source's architecture."""
-        return getattr(self.tgai_module, self.make)(strategy, seed=seed, **options)
+        return self.tgai_module.make(strategy, seed=seed, **options)
 
     def build_fine_tune(self, seed: int = 0):
         """The compiled model of the subprocess harnesses' short fine-tune."""
@@ -79,11 +74,11 @@ class ModelCase:
 
     def create_small(self, seed: int = 0):
         """An uncompiled small model with fresh weights from `seed`."""
-        return self.model_class.create(seed=seed, **self.small)
+        return self.model_class.from_config(dict(seed=seed, **self.small))
 
     def build_small(self, strategy: str = "scratch", seed: int = 0, blocks: int = 1, source=None):
         """A compiled small model for `strategy`: starts from `source` (default: a small model of seed 99)."""
-        from tgai import transfer
+        from tgai.models import transfer
 
         model = self.create_small(seed)
         if source is None and self.model_class.STRATEGIES[strategy].from_source:
@@ -95,16 +90,35 @@ class ModelCase:
     def load_source(self, **options):
         return self.tgai_module.load_source(**options)
 
-    def train(self, model, images, steps: int, batch_size: int, seed: int = 0, eval_every=None, callbacks=(), backup_dir=None) -> list:
-        """Train with the module's `train`; return every loss it logged (training and held-out), as floats."""
-        images = self.prepare(images) if self.prepare else images
-        options = {"heldout": images[: self.heldout]} if self.heldout else {}
+    def train(
+        self, model, images, steps: int, batch_size: int, seed: int = 0, eval_every=None, callbacks=(), backup_dir=None
+    ) -> list:
+        """Train with the module's `train`, evaluating with `evaluate` every chunk; return every number logged.
+
+        The losses `fit` logged (one mean per chunk) and then the evaluated values, as floats, so that a harness
+        compares or checks training and evaluation at once.
+        """
+        from tgai import training
+
+        images = self.tgai_module.prepare_images(images)
+        # Any positive interval will do for a bad `steps`: `train` must be the one to refuse it.
+        every = eval_every or (steps if isinstance(steps, int) and steps > 0 else 1)
+        heldout = images[:16]
+        evaluation = training.PeriodicEvaluation(lambda trained: {"evaluation": self.evaluate(trained, heldout)}, every)
         history = self.tgai_module.train(
-            model, images, steps, batch_size, seed=seed, eval_every=eval_every, callbacks=callbacks, backup_dir=backup_dir, **options
+            model,
+            images,
+            steps,
+            batch_size,
+            seed=seed,
+            eval_every=eval_every,
+            callbacks=[evaluation, *callbacks],
+            backup_dir=backup_dir,
         )
-        if isinstance(history, dict):  # the VAE's history: lists per quantity, the training loss NaN at step 0
-            return [float(v) for v in history["train_loss"][1:]] + [float(v) for v in history.get("negative_elbo", [])]
-        return [float(value) for name in sorted(history.history) if name.endswith("loss") for value in history.history[name]]
+        losses = [
+            float(value) for name in sorted(history.history) if name.endswith("loss") for value in history.history[name]
+        ]
+        return losses + [float(value) for _, values in evaluation.history for _, value in sorted(values.items())]
 
     def poisoned_weight(self, model):
         network, layer = self.poison
@@ -113,9 +127,9 @@ class ModelCase:
 
 def _gan_fine_tune(seed):
     """FreezeD from the committed source, with DiffAugment: the stateless draws of latents and augmentation."""
-    from tgai import gan
+    from tgai.models import gan
 
-    return gan.make_gan("freeze_d", seed=seed, augment=gan.AUGMENT_OPERATIONS)
+    return gan.make("freeze_d", seed=seed, augment=gan.AUGMENT_OPERATIONS)
 
 
 def _gan_evaluate(model, images):
@@ -125,21 +139,14 @@ def _gan_evaluate(model, images):
 
 def _vae_evaluate(model, images):
     """Held-out -ELBO, whose sampling noise the model derives from its seed."""
-    from tgai import vae
+    from tgai.models import vae
 
     return float(vae.negative_elbo(model, vae.binarize(images))["negative_elbo"])
 
 
-def _binarize(images):
-    """The VAE's data: binary pixels, for which its Bernoulli decoder is a likelihood."""
-    from tgai import vae
-
-    return vae.binarize(images)
-
-
 def _vae_fine_tune(seed):
     """Full fine-tuning of the committed source VAE (lesson 04)."""
-    from tgai import vae
+    from tgai.models import vae
 
     return vae.make("full", seed=seed)
 
@@ -147,12 +154,10 @@ def _vae_fine_tune(seed):
 MODELS: dict[str, ModelCase] = {
     "gan": ModelCase(
         name="gan",
-        module="tgai.gan",
+        module="tgai.models.gan",
         class_name="GAN",
-        make="make_gan",
         fine_tune=_gan_fine_tune,
         small={"image_shape": SMALL_SHAPE, "latent_dim": 8, "widths": (16, 8)},
-        heldout=0,
         causes=("learning rate", "[0, 1]", "D/G balance"),
         poison=("discriminator", "d_output_dense"),
         mismatched={"image_shape": (64, 64, 1)},
@@ -161,18 +166,15 @@ MODELS: dict[str, ModelCase] = {
     ),
     "vae": ModelCase(
         name="vae",
-        module="tgai.vae",
+        module="tgai.models.vae",
         class_name="VAE",
-        make="make",
         fine_tune=_vae_fine_tune,
         small={"image_shape": SMALL_SHAPE, "latent_dim": 4},
-        heldout=16,
         causes=("[0, 1]", "learning rate"),
         poison=("decoder", "logits"),
         mismatched={"latent_dim": 4},
         mismatched_layers=("encoder/z_mean", "encoder/z_log_var", "decoder/dense"),
         evaluate=_vae_evaluate,
-        prepare=_binarize,
     ),
 }
 

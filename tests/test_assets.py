@@ -1,4 +1,4 @@
-"""tgai.assets and the CLI: hashed downloads from a local server, offline mode, bundles (lesson 00)."""
+"""tgai.core.assets and the CLI: hashed downloads from a local server, offline mode, bundles (lesson 00)."""
 
 import dataclasses
 import functools
@@ -11,7 +11,7 @@ import types
 import pytest
 
 from tgai import __main__ as cli
-from tgai import assets
+from tgai.core import assets
 
 PAYLOAD = b"tgai test asset " * 1000
 

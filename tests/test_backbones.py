@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tgai
-from tgai import backbones, offline_weights
+from tgai import backbones
+from tgai.core import offline_weights
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_imagenet_online_uses_the_cached_asset(monkeypatch, tmp_path, hed_vgg16)
     file = tmp_path / "stand_in.weights.h5"
     hed_vgg16.model.save_weights(file)
     calls = []
-    monkeypatch.setattr(tgai.assets, "fetch", lambda asset, quiet=False: calls.append(asset.name) or file)
+    monkeypatch.setattr(tgai.core.assets, "fetch", lambda asset, quiet=False: calls.append(asset.name) or file)
     backbone = backbones.load("vgg16", "imagenet")
     assert calls == ["vgg16_imagenet"]
     assert backbone.weights == "imagenet" and "ImageNet classifier weights" in backbone.weights_source
@@ -116,8 +117,8 @@ def test_imagenet_missing_offline_asset_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("TGAI_OFFLINE", "1")
     monkeypatch.setenv("TGAI_HOME", str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    with pytest.raises(tgai.assets.AssetMissingError, match="python -m tgai fetch vgg16_imagenet"):
-        tgai.assets.fetch(backbones.IMAGENET_ASSETS["vgg16"])
+    with pytest.raises(tgai.core.assets.AssetMissingError, match="python -m tgai fetch vgg16_imagenet"):
+        tgai.core.assets.fetch(backbones.IMAGENET_ASSETS["vgg16"])
 
 
 def test_weights_file_round_trip_and_mismatch(tmp_path, hed_vgg16):

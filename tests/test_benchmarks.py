@@ -42,9 +42,13 @@ def test_summarize_gives_median_range_and_relative_spread():
 
 
 def test_row_ratio_is_against_the_baseline_and_inverts_when_lower_is_better():
-    faster = common.row("b", "x", "thing", "steps/s", [10.0, 12.0, 11.0], baseline="base", baseline_samples=[5.0, 5.5, 6.0])
+    faster = common.row(
+        "b", "x", "thing", "steps/s", [10.0, 12.0, 11.0], baseline="base", baseline_samples=[5.0, 5.5, 6.0]
+    )
     assert faster["ratio"] == pytest.approx(11.0 / 5.5)
-    lower = common.row("b", "y", "loss", "nats", [100.0], baseline="scratch", baseline_samples=[300.0], higher_is_better=False)
+    lower = common.row(
+        "b", "y", "loss", "nats", [100.0], baseline="scratch", baseline_samples=[300.0], higher_is_better=False
+    )
     assert lower["ratio"] == pytest.approx(3.0)
     alone = common.row("b", "z", "alone", "s", [1.0])
     assert alone["ratio"] is None and alone["baseline"] is None
@@ -53,7 +57,17 @@ def test_row_ratio_is_against_the_baseline_and_inverts_when_lower_is_better():
 def test_markdown_has_one_table_per_benchmark_with_every_row(tmp_path):
     rows = [
         common.row("throughput_vae", "hand", "hand loop", "steps/s", [10.0, 11.0]),
-        common.row("throughput_vae", "tgai", "tgai fit", "steps/s", [9.0, 10.0], baseline="hand loop", baseline_samples=[10.0, 11.0], goal=">= 1.0", goal_met=False),
+        common.row(
+            "throughput_vae",
+            "tgai",
+            "tgai fit",
+            "steps/s",
+            [9.0, 10.0],
+            baseline="hand loop",
+            baseline_samples=[10.0, 11.0],
+            goal=">= 1.0",
+            goal_met=False,
+        ),
         common.row("extraction", "predict", "predict", "images/s", [100.0]),
     ]
     for result in rows:
@@ -74,12 +88,18 @@ def test_markdown_has_one_table_per_benchmark_with_every_row(tmp_path):
             "git": "abc",
         }
     ]
-    json_path, markdown_path = common.write_results({"runs": runs, "rows": rows, "notes": [], "descriptions": {}}, tmp_path)
+    json_path, markdown_path = common.write_results(
+        {"runs": runs, "rows": rows, "notes": [], "descriptions": {}}, tmp_path
+    )
     assert json.loads(json_path.read_text())["rows"][1]["ratio"] == pytest.approx(9.5 / 10.5)
     text = markdown_path.read_text()
     assert text.count("## ") == 3 and "## Summary" in text and "## throughput_vae" in text and "## extraction" in text
     assert ">= 1.0 (NOT met)" in text and "No GPU was available" in text
-    table_lines = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line and not line.startswith("| measured")]
+    table_lines = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| ") and "---" not in line and not line.startswith("| measured")
+    ]
     assert len(table_lines) == 3
     assert all(line.count("|") == table_lines[0].count("|") for line in table_lines)
 
@@ -104,7 +124,9 @@ def test_gpu_script_without_a_gpu_says_so_and_runs_nothing(tmp_path):
     if shutil.which("nvidia-smi"):
         pytest.skip("this machine has nvidia-smi; the no-GPU path cannot be exercised here")
     environment = {**os.environ, "PYTHON": sys.executable}
-    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, env=environment, timeout=300)
+    result = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh")], capture_output=True, text=True, env=environment, timeout=300
+    )
     if result.returncode == 0:
         pytest.skip("TensorFlow sees a GPU here")
     assert result.returncode == 2
@@ -127,7 +149,11 @@ def test_tiny_run_writes_results_and_merges_with_only(tmp_path, monkeypatch, cap
     default = next(result for result in results["rows"] if result["name"] == "tgai")
     assert default["baseline"] and default["ratio"] > 0 and default["deterministic"] is True
     transfer = [result for result in results["rows"] if result["benchmark"] == "transfer_vae"]
-    assert [result["name"] for result in transfer] == ["n10_scratch_final", "n10_transfer_final", "n10_steps_to_scratch_final"]
+    assert [result["name"] for result in transfer] == [
+        "n10_scratch_final",
+        "n10_transfer_final",
+        "n10_steps_to_scratch_final",
+    ]
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## throughput_vae" in text and "## transfer_vae" in text and "steps/s" in text
     assert str(ROOT) not in (tmp_path / "results.json").read_text()
@@ -163,7 +189,17 @@ def test_seconds_to_a_level_count_a_start_there_as_zero_and_a_miss_as_the_whole_
 def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")
-    result = common.row("throughput_gan", "tgai_xla_vs_hand", "tgai fit", "steps/s", [9.0], baseline="hand loop", baseline_samples=[10.0], goal=">= 1.0", goal_met=False)
+    result = common.row(
+        "throughput_gan",
+        "tgai_xla_vs_hand",
+        "tgai fit",
+        "steps/s",
+        [9.0],
+        baseline="hand loop",
+        baseline_samples=[10.0],
+        goal=">= 1.0",
+        goal_met=False,
+    )
     results = {
         "runs": [
             {
@@ -196,8 +232,20 @@ def test_class_sizes_take_the_smaller_of_the_memory_and_cpu_limits():
     from benchmarks import class_size
 
     rows = [
-        {"benchmark": "notebooks", "name": "00_setup", "kernel_peak_rss_bytes": 2**30, "kernel_cpu_seconds": 600.0, "median": 30.0},
-        {"benchmark": "notebooks", "name": "04_vae", "kernel_peak_rss_bytes": 3 * 2**30 - int(0.15 * 2**30), "kernel_cpu_seconds": 60.0, "median": 40.0},
+        {
+            "benchmark": "notebooks",
+            "name": "00_setup",
+            "kernel_peak_rss_bytes": 2**30,
+            "kernel_cpu_seconds": 600.0,
+            "median": 30.0,
+        },
+        {
+            "benchmark": "notebooks",
+            "name": "04_vae",
+            "kernel_peak_rss_bytes": 3 * 2**30 - int(0.15 * 2**30),
+            "kernel_cpu_seconds": 60.0,
+            "median": 40.0,
+        },
     ]
     table = class_size.table(rows)
     # 16 GiB: (16 - 2) / 3 = 4 by memory; 4 cores x 600 s / 600 s = 4 by CPU.

@@ -57,8 +57,11 @@ def _finished(driver, count):
 
 def _click_menu(driver, menu: str, item: str):
     driver.find_element("xpath", f"//li[contains(@class, 'lm-MenuBar-item')][.//*[text()='{menu}']]").click()
-    _wait(lambda: driver.find_elements("xpath", f"//li[contains(@class, 'lm-Menu-item')][.//*[text()='{item}']]"),
-          10, f"the menu item {item!r}")[0].click()
+    _wait(
+        lambda: driver.find_elements("xpath", f"//li[contains(@class, 'lm-Menu-item')][.//*[text()='{item}']]"),
+        10,
+        f"the menu item {item!r}",
+    )[0].click()
 
 
 def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
@@ -75,15 +78,21 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
         browser.get(f"{base}/lab/tree/{LESSON}")
         # JupyterLab renders a long notebook progressively: wait for a prompt on every code cell of the file.
         _wait(lambda: len(_prompts(browser)) == count, 120, f"the notebook's {count} code cells")
-        _wait(lambda: browser.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"),
-              120, "an idle kernel")
+        _wait(
+            lambda: browser.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"),
+            120,
+            "an idle kernel",
+        )
         _click_menu(browser, "Run", "Run All Cells")
         # Every cell ends with a number in its prompt. A failing cell shows a traceback and stops the run, leaving
         # "[ ]:" behind: fail at once with its text rather than wait.
         deadline = time.time() + 300
         while not _finished(browser, count):
-            failed = [output.text for output in browser.find_elements("css selector", ".jp-OutputArea-output")
-                      if "Traceback (most recent call last)" in output.text or "Error" in output.text.split("\n")[0]]
+            failed = [
+                output.text
+                for output in browser.find_elements("css selector", ".jp-OutputArea-output")
+                if "Traceback (most recent call last)" in output.text or "Error" in output.text.split("\n")[0]
+            ]
             assert not failed, f"a cell failed in the browser: {failed[0][:500]}"
             assert time.time() < deadline, f"cells still running after 300 s: {_prompts(browser)}"
             time.sleep(0.5)
@@ -105,8 +114,14 @@ def _papermill(output: pathlib.Path, environment: dict, parameters: dict | None 
         os.environ.update(environment)
         if "TGAI_SHARED" not in environment:
             os.environ.pop("TGAI_SHARED", None)
-        papermill.execute_notebook(str(ROOT / "notebooks" / LESSON), str(output), parameters=parameters or {},
-                                   kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / LESSON),
+            str(output),
+            parameters=parameters or {},
+            kernel_name="python3",
+            cwd=str(ROOT / "notebooks"),
+            progress_bar=False,
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -122,8 +137,11 @@ def instructor(tmp_path_factory):
     if CHROMIUM and DRIVER:
         return shared, _run_in_browser(tmp_path, shared)
     pytest.importorskip("papermill")
-    _papermill(tmp_path / "instructor.ipynb", {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(shared)},
-               parameters={"SEED": SEED})
+    _papermill(
+        tmp_path / "instructor.ipynb",
+        {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(shared)},
+        parameters={"SEED": SEED},
+    )
     return shared, None
 
 
@@ -139,7 +157,9 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(instructor):
     assert "official Jupyter news" not in page["body"]
 
 
-def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_layer_without_writing_to_it(instructor, tmp_path):
+def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_layer_without_writing_to_it(
+    instructor, tmp_path
+):
     pytest.importorskip("papermill")
     shared, _ = instructor
     home = tmp_path / "learner"
@@ -148,8 +168,11 @@ def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_laye
     before = snapshot(shared)
     assert any(name.startswith("glyphs/") for name in before), "the instructor's run should have filled the layer"
     try:
-        executed = _papermill(tmp_path / "learner.ipynb", {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(home),
-                                                          "TGAI_SHARED": str(shared)}, parameters={"SEED": SEED})
+        executed = _papermill(
+            tmp_path / "learner.ipynb",
+            {"TGAI_OFFLINE": "1", "TGAI_PROFILE": "class", "TGAI_HOME": str(home), "TGAI_SHARED": str(shared)},
+            parameters={"SEED": SEED},
+        )
     finally:
         for path in [shared, *shared.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)

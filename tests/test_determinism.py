@@ -21,7 +21,9 @@ RUNS = (("plain", 0), ("again", 0), ("plain", 1))
 @pytest.fixture(scope="module")
 def runs():
     """Start all runs at once (they are independent), then collect them."""
-    keys = {(model, tag, seed): train_briefly.launch(model, seed=seed, tag=tag) for model in MODELS for tag, seed in RUNS}
+    keys = {
+        (model, tag, seed): train_briefly.launch(model, seed=seed, tag=tag) for model in MODELS for tag, seed in RUNS
+    }
     return {name: train_briefly.finish(key) for name, key in keys.items()}
 
 

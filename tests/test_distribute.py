@@ -2,7 +2,8 @@
 
 The CPU is split into two logical devices, which must happen before TensorFlow runs any op, so the
 training runs in a fresh interpreter (tests/scripts/distributed_steps.py). Each model of the registry
-(tests/models.py) runs its short fine-tune for a few steps; the losses must be finite, every weight and optimizer slot must be mirrored on both replicas with
+(tests/models.py) runs its short fine-tune for a few steps; the losses must be finite, every weight and optimizer slot
+must be mirrored on both replicas with
 identical values, and each replica must count the same number of optimizer steps.
 """
 
@@ -30,7 +31,9 @@ def report(tmp_path_factory):
         "CUDA_VISIBLE_DEVICES": "",  # the two replicas are the logical CPUs, even on a GPU machine
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])),
     }
-    result = subprocess.run([sys.executable, str(SCRIPT)], cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT)], cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert len(lines) == 1, result.stdout[-2000:]

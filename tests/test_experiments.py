@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from models import MODELS
 
-from tgai import experiments, gan, transfer
+from tgai import experiments
+from tgai.models import gan, transfer
 
 CASE = MODELS["gan"]
 SHAPE = CASE.small["image_shape"]
@@ -26,7 +27,10 @@ def evaluate(model, seed):
 
 
 def keep(model):
-    return {"steps": [int(optimizer.iterations) for optimizer in model.optimizers], "weights": [np.array(w) for w in model.ema_generator.weights]}
+    return {
+        "steps": [int(optimizer.iterations) for optimizer in model.optimizers],
+        "weights": [np.array(w) for w in model.ema_generator.weights],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +99,40 @@ def test_run_accessors():
     assert run.series("kid").tolist() == [10.0, 6.0, 4.0, 5.0]
     assert run.at(25, "kid") == 6.0 and run.at(0, "kid") == 10.0
     assert run.final("kid") == 5.0
-    assert run.steps_to_reach("kid", 6.0) == 25 and run.steps_to_reach("kid", 4.5) == 50 and run.steps_to_reach("kid", 10.0) == 0
+    assert (
+        run.steps_to_reach("kid", 6.0) == 25
+        and run.steps_to_reach("kid", 4.5) == 50
+        and run.steps_to_reach("kid", 10.0) == 0
+    )
     assert run.steps_to_reach("kid", 3.9) is None
     with pytest.raises(ValueError, match=r"step=30 was not evaluated; evaluated steps: \[0, 25, 50, 75\]"):
         run.at(30, "kid")
-    other = experiments.Run("full", "full", 1, None, [(step, {"kid": value + 2}) for step, value in [(0, 10.0), (25, 6.0), (50, 4.0), (75, 5.0)]], [], 1.0)
-    third = experiments.Run("full", "full", 2, None, [(step, {"kid": value * 3}) for step, value in [(0, 10.0), (25, 6.0), (50, 4.0), (75, 5.0)]], [], 1.0)
+    other = experiments.Run(
+        "full",
+        "full",
+        1,
+        None,
+        [(step, {"kid": value + 2}) for step, value in [(0, 10.0), (25, 6.0), (50, 4.0), (75, 5.0)]],
+        [],
+        1.0,
+    )
+    third = experiments.Run(
+        "full",
+        "full",
+        2,
+        None,
+        [(step, {"kid": value * 3}) for step, value in [(0, 10.0), (25, 6.0), (50, 4.0), (75, 5.0)]],
+        [],
+        1.0,
+    )
     assert experiments.median([run, other, third], "kid").tolist() == [12.0, 8.0, 6.0, 7.0]
 
 
 def test_compare_refuses_bad_configurations_and_seeds(source):
     model, _ = CASE.build_small("scratch")
-    with pytest.raises(TypeError, match=r"configurations must be a non-empty dict \{label: \(model, strategy\)\}; received"):
+    with pytest.raises(
+        TypeError, match=r"configurations must be a non-empty dict \{label: \(model, strategy\)\}; received"
+    ):
         experiments.compare({}, IMAGES, [0], 2, 8, 2)
     with pytest.raises(TypeError, match=r"configurations must be a non-empty dict"):
         experiments.compare([(model, "scratch")], IMAGES, [0], 2, 8, 2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tgai
-from tgai import files, results
+from tgai.core import files, results
 
 # Six learners start at once on one empty TGAI_HOME. Each renders the same glyphs, extracts the same cached
 # VGG16 features, embeds them in the judge's feature space and saves a lesson summary: every cache the kit
@@ -18,7 +18,8 @@ _LEARNER = """
 import hashlib, warnings
 import numpy as np
 import tgai
-from tgai import backbones, data, judge, results
+from tgai import backbones, data, judge
+from tgai.core import results
 tgai.setup(seed=0)
 images, labels = data.load("glyphs", "test", limit=16)
 with warnings.catch_warnings():
@@ -36,10 +37,18 @@ print("digest", digest.hexdigest(), results.load("00_setup")["mean_pixel"])
 
 @pytest.mark.integration
 def test_six_learners_on_one_empty_cache_all_succeed_and_see_identical_data(tmp_path):
-    environment = {**os.environ, "TGAI_HOME": str(tmp_path), "TGAI_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "TGAI_THREADS": "1"}
+    environment = {
+        **os.environ,
+        "TGAI_HOME": str(tmp_path),
+        "TGAI_OFFLINE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TGAI_THREADS": "1",
+    }
     environment.pop("TGAI_SHARED", None)
     processes = [
-        subprocess.Popen([sys.executable, "-c", _LEARNER], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _LEARNER], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(6)
     ]
     outcomes = [process.communicate(timeout=600) for process in processes]
@@ -67,11 +76,13 @@ def test_atomic_path_leaves_the_old_file_when_the_writer_fails(tmp_path):
 
 def test_results_round_trip_with_numpy_values(monkeypatch, tmp_path):
     monkeypatch.setenv("TGAI_HOME", str(tmp_path))
-    written = results.save("03_gan_finetuning", {"kid_x1000": np.float32(12.5), "classes": np.int64(10), "seeds": [0, 1]})
+    written = results.save(
+        "03_gan_finetuning", {"kid_x1000": np.float32(12.5), "classes": np.int64(10), "seeds": [0, 1]}
+    )
     assert written == tmp_path / "results" / "03_gan_finetuning" / "summary.json"
     assert json.loads(written.read_text()) == {"classes": 10, "kid_x1000": 12.5, "seeds": [0, 1]}
     assert results.load("03_gan_finetuning") == {"classes": 10, "kid_x1000": 12.5, "seeds": [0, 1]}
-    assert tgai.results.path("04_vae") == tmp_path / "results" / "04_vae" / "summary.json"
+    assert tgai.core.results.path("04_vae") == tmp_path / "results" / "04_vae" / "summary.json"
 
 
 def test_results_reject_bad_input_by_name(monkeypatch, tmp_path):

@@ -1,6 +1,6 @@
-"""Tests for tgai.gan: builders, train_step, EMA, DiffAugment, strategies, checkpoints and errors (lesson 03).
+"""Tests for tgai.models.gan: builders, train_step, EMA, DiffAugment, strategies, checkpoints and errors (lesson 03).
 
-Strategies, freezing, sources and restarts are `tgai.transfer`'s, tested for every model in
+Strategies, freezing, sources and restarts are `tgai.models.transfer`'s, tested for every model in
 tests/test_transfer.py; here they are checked where the GAN's layer names and numbers matter.
 """
 
@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 import tgai
-from tgai import augment, checkpoints, experiments, gan, metrics, seeds, training, transfer
+from tgai import augment, experiments, metrics, training
+from tgai.core import checkpoints, seeds
+from tgai.models import gan, transfer
 
 SHAPE = (16, 16, 1)
 SMALL = {"image_shape": SHAPE, "latent_dim": 8, "widths": (16, 8)}
@@ -17,8 +19,8 @@ SMALL = {"image_shape": SHAPE, "latent_dim": 8, "widths": (16, 8)}
 
 def small_gan(seed=0, augment=None, strategy="full", blocks=1, loss="non_saturating"):
     """A compiled 16x16 GAN; strategies from the source start from a small GAN of seed 99."""
-    model = gan.GAN.create(seed=seed, augment=augment, loss=loss, **SMALL)
-    source = gan.GAN.create(seed=99, **SMALL) if gan.GAN.STRATEGIES[strategy].from_source else None
+    model = gan.GAN.from_config(dict(seed=seed, augment=augment, loss=loss, **SMALL))
+    source = gan.GAN.from_config(dict(seed=99, **SMALL)) if gan.GAN.STRATEGIES[strategy].from_source else None
     report = transfer.prepare(model, strategy, blocks, source)
     model.compile()
     return model, report
@@ -61,14 +63,27 @@ def test_builders_serve_shapes_divisible_by_eight(shape):
 def test_layers_are_named_by_depth():
     generator, discriminator = gan.build_generator(SHAPE, 8, 16), gan.build_discriminator(SHAPE, 8)
     names = [layer.name for layer in discriminator.layers]
-    assert ["d_block1_conv", "d_block2_conv", "d_block3_conv", "d_output_dense"] == [name for name in names if name.endswith(("_conv", "_dense"))]
-    assert {layer.name for layer in block_layers(generator, 2) if layer.weights} == {"g_block1_dense", "g_block1_norm", "g_block2_conv", "g_block2_norm"}
+    assert ["d_block1_conv", "d_block2_conv", "d_block3_conv", "d_output_dense"] == [
+        name for name in names if name.endswith(("_conv", "_dense"))
+    ]
+    assert {layer.name for layer in block_layers(generator, 2) if layer.weights} == {
+        "g_block1_dense",
+        "g_block1_norm",
+        "g_block2_conv",
+        "g_block2_norm",
+    }
     assert list(transfer.blocks_of(generator)) == [1, 2, 3, 4] and list(transfer.blocks_of(discriminator)) == [1, 2, 3]
 
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((20, 20, 1), "multiple of 8"), ((8, 8, 1), ">= 16"), ((32, 32, 2), "1 (gray) or 3 (RGB)"), ((32, 32), "(height, width, channels)"), (("32", 32, 1), "integers")],
+    [
+        ((20, 20, 1), "multiple of 8"),
+        ((8, 8, 1), ">= 16"),
+        ((32, 32, 2), "1 (gray) or 3 (RGB)"),
+        ((32, 32), "(height, width, channels)"),
+        (("32", 32, 1), "integers"),
+    ],
 )
 def test_builders_reject_shapes_they_cannot_serve(shape, message):
     with pytest.raises(ValueError, match="image_shape") as error:
@@ -94,7 +109,9 @@ def test_train_step_losses_finite_and_frozen_weights_bit_identical():
     for before, after in zip(frozen_before, snapshot(frozen), strict=True):
         assert np.array_equal(before, after)
     trainable_after = snapshot(model.discriminator.trainable_weights + model.generator.trainable_weights)
-    changed = [not np.array_equal(before, after) for before, after in zip(trainable_before, trainable_after, strict=True)]
+    changed = [
+        not np.array_equal(before, after) for before, after in zip(trainable_before, trainable_after, strict=True)
+    ]
     assert all(changed)
     assert int(model.d_optimizer.iterations) == 1 and int(model.g_optimizer.iterations) == 1
 
@@ -184,7 +201,7 @@ def test_diff_augment_rejects_unknown_operations():
 
 
 def test_strategy_parameter_counts():
-    model = gan.GAN.create(**SMALL)
+    model = gan.GAN.from_config(dict(**SMALL))
     generator, discriminator = model.generator, model.discriminator
     total_g, total_d = transfer.count_parameters(generator.weights), transfer.count_parameters(discriminator.weights)
     full = transfer.freeze(model, "full")
@@ -193,17 +210,23 @@ def test_strategy_parameter_counts():
     assert full.frozen_layers == () and full.frozen_total == 0
     freeze_d = transfer.freeze(model, "freeze_d", blocks=2)
     lowest = sum(transfer.count_parameters(layer.weights) for layer in block_layers(discriminator, 2))
-    assert freeze_d.trainable["discriminator"] == total_d - lowest == transfer.count_parameters(discriminator.trainable_weights)
+    assert (
+        freeze_d.trainable["discriminator"]
+        == total_d - lowest
+        == transfer.count_parameters(discriminator.trainable_weights)
+    )
     assert freeze_d.trainable["generator"] == total_g
     assert freeze_d.frozen_layers == ("d_block1_conv", "d_block2_conv")
     freeze_g = transfer.freeze(model, "freeze_g", blocks=1)
-    assert freeze_g.trainable["generator"] == total_g - transfer.count_parameters(generator.get_layer("g_block1_dense").weights + generator.get_layer("g_block1_norm").weights)
+    assert freeze_g.trainable["generator"] == total_g - transfer.count_parameters(
+        generator.get_layer("g_block1_dense").weights + generator.get_layer("g_block1_norm").weights
+    )
     assert freeze_g.trainable["discriminator"] == total_d  # switching strategy unfreezes what the last one froze
     assert "trainable" in str(freeze_g)
 
 
 def test_freezing_more_blocks_than_exist_is_an_error():
-    model = gan.GAN.create(**SMALL)
+    model = gan.GAN.from_config(dict(**SMALL))
     with pytest.raises(ValueError, match="blocks=4 but the discriminator has only 3 blocks"):
         transfer.freeze(model, "freeze_d", blocks=4)
     with pytest.raises(ValueError, match="blocks=5 but the generator has only 4 blocks"):
@@ -216,25 +239,36 @@ def test_freezing_more_blocks_than_exist_is_an_error():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    model = gan.GAN.create(seed=1, **SMALL)
+    model = gan.GAN.from_config(dict(seed=1, **SMALL))
     file = checkpoints.save(model.networks, tmp_path / "gan.weights.h5", latent_dim=8)
-    restored = gan.GAN.create(seed=2, **SMALL)
+    restored = gan.GAN.from_config(dict(seed=2, **SMALL))
     codes = gan.latents(3, 0, 8)
     assert not np.array_equal(gan.generate(model.generator, codes), gan.generate(restored.generator, codes))
     checkpoints.load(restored.networks, file)
     assert np.array_equal(gan.generate(model.generator, codes), gan.generate(restored.generator, codes))
     for name in ("generator", "discriminator"):
-        assert all(np.array_equal(a, b) for a, b in zip(model.networks[name].get_weights(), restored.networks[name].get_weights(), strict=True))
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(model.networks[name].get_weights(), restored.networks[name].get_weights(), strict=True)
+        )
 
 
 def test_checkpoint_mismatch_is_reported_by_layer(tmp_path):
-    file = checkpoints.save({"discriminator": gan.build_discriminator(SHAPE, width=8)}, tmp_path / "d.weights.h5", width=8)
+    file = checkpoints.save(
+        {"discriminator": gan.build_discriminator(SHAPE, width=8)}, tmp_path / "d.weights.h5", width=8
+    )
     wider = gan.build_discriminator(SHAPE, width=16)
     before = [np.array(weight) for weight in wider.weights]
     with pytest.raises(checkpoints.CheckpointError, match="discriminator/d_block1_conv: file has") as error:
         checkpoints.load({"discriminator": wider}, file)
-    assert "d_block3_conv" in str(error.value) and "d_output_dense" in str(error.value) and "saved with width=8" in str(error.value)
-    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, wider.weights, strict=True)), "a failed load must assign nothing"
+    assert (
+        "d_block3_conv" in str(error.value)
+        and "d_output_dense" in str(error.value)
+        and "saved with width=8" in str(error.value)
+    )
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, wider.weights, strict=True)), (
+        "a failed load must assign nothing"
+    )
     with pytest.raises(checkpoints.CheckpointError, match="d_output_dense"):
         checkpoints.load({"discriminator": gan.build_discriminator((32, 32, 1), width=8)}, file)
     with pytest.raises(checkpoints.CheckpointError, match="layers this model lacks|missing from the file"):
@@ -257,49 +291,65 @@ def test_committed_source_checkpoint_loads_and_samples():
     assert source.sample(4).shape == (4, 32, 32, 1)
     # The loaded GAN's EMA starts from the source generator: sampling it draws from the source.
     np.testing.assert_array_equal(source.sample(4, seed=1), gan.sample(source.generator, 4, seed=1))
-    model, report = gan.make_gan("freeze_d", blocks=2)
+    model, report = gan.make("freeze_d", blocks=2)
     assert report.trainable["discriminator"] < report.total["discriminator"]
     assert report.trainable["generator"] == report.total["generator"]
-    for name in ("generator", "discriminator"):  # make_gan starts both networks from the committed source
-        assert all(np.array_equal(a, b) for a, b in zip(source.networks[name].get_weights(), model.networks[name].get_weights(), strict=True))
+    for name in ("generator", "discriminator"):  # make starts both networks from the committed source
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(source.networks[name].get_weights(), model.networks[name].get_weights(), strict=True)
+        )
     assert model.sample(4).shape == (4, 32, 32, 1)
-    with pytest.raises(checkpoints.CheckpointError, match=r"(?s)generator/g_block1_dense: file has .*discriminator/d_output_dense: file has"):
+    with pytest.raises(
+        checkpoints.CheckpointError,
+        match=r"(?s)generator/g_block1_dense: file has .*discriminator/d_output_dense: file has",
+    ):
         gan.load_source(image_shape=(64, 64, 1))
 
 
 def test_sample_evaluation_uses_fixed_latents_and_the_judge():
     real = np.random.default_rng(0).uniform(0.0, 1.0, (12, 32, 32, 1)).astype(np.float32)
-    model, _ = gan.make_gan("scratch", seed=0)
+    model, _ = gan.make("scratch", seed=0)
     evaluate = gan.sample_evaluation(real, samples=8)
     first, second = evaluate(model, 3), evaluate(model, 3)
     assert set(first) == {"kid", "recognisable", "classes", "balanced"} and np.isfinite(first["kid"])
     assert 0.0 <= first["balanced"] <= first["recognisable"] <= 1.0 and 0 <= first["classes"] <= 10
     assert first == second  # the same latents every time for one seed: numbers along a run are comparable
     fixed = gan.latents(8, seeds.derive(3, "evaluation_latents"), model.latent_dim)
-    expected = metrics.kid_x1000(gan.generate(model.ema_generator, fixed), metrics.judge_features(real[:8]), subsets=20, seed=3)
+    expected = metrics.kid_x1000(
+        gan.generate(model.ema_generator, fixed), metrics.judge_features(real[:8]), subsets=20, seed=3
+    )
     assert first["kid"] == pytest.approx(expected)
     judged = metrics.recognisability(gan.generate(model.ema_generator, fixed))
-    assert (first["recognisable"], first["classes"], first["balanced"]) == (judged.fraction, judged.classes, judged.balanced)
+    assert (first["recognisable"], first["classes"], first["balanced"]) == (
+        judged.fraction,
+        judged.classes,
+        judged.balanced,
+    )
     assert evaluate(model, 4) != first  # another seed draws other latents
 
 
 def test_comparison_reuses_one_model_per_strategy_and_keeps_each_runs_generator():
-    # experiments.run restarts one compiled model per run; each run equals a run on a new make_gan model.
+    # experiments.run restarts one compiled model per run; each run equals a run on a new gan.make model.
     tgai.setup(seed=0)
     real = np.random.default_rng(0).uniform(0.0, 1.0, (24, 32, 32, 1)).astype(np.float32)
     evaluate = gan.sample_evaluation(real[16:], samples=4)
     keep = lambda model: [np.array(weight) for weight in model.ema_generator.weights]
     built = []
     for seed in (0, 1):
-        fresh, _ = gan.make_gan("full", seed=seed)
+        fresh, _ = gan.make("full", seed=seed)
         built.append(experiments.run(fresh, "full", real[:16], 2, 8, 1, seed=seed, evaluate=evaluate, keep=keep))
-    model, _ = gan.make_gan("full", seed=7)
-    reused = [experiments.run(model, "full", real[:16], 2, 8, 1, seed=seed, evaluate=evaluate, keep=keep) for seed in (0, 1)]
+    model, _ = gan.make("full", seed=7)
+    reused = [
+        experiments.run(model, "full", real[:16], 2, 8, 1, seed=seed, evaluate=evaluate, keep=keep) for seed in (0, 1)
+    ]
     for first, again in zip(built, reused, strict=True):
         assert first.history == again.history and list(first.steps) == [0, 1, 2]
         assert all(np.array_equal(a, b) for a, b in zip(first.kept, again.kept, strict=True))
     assert not np.array_equal(reused[0].kept[0], reused[1].kept[0])
-    with pytest.raises(ValueError, match=r"strategy='freeze_d' with blocks=2 freezes other weights.*build a new model for 'freeze_d'"):
+    with pytest.raises(
+        ValueError, match=r"strategy='freeze_d' with blocks=2 freezes other weights.*build a new model for 'freeze_d'"
+    ):
         experiments.run(model, "freeze_d", real[:16], 2, 8, 1)
 
 
@@ -350,8 +400,8 @@ def test_compile_uses_xla_on_a_cpu_and_honours_an_explicit_choice(monkeypatch):
     monkeypatch.setenv("TGAI_XLA", "auto")
     model.compile(jit_compile=False)
     assert model.jit_compile is False
-    restarted = gan.GAN.create(seed=1, **SMALL)
-    restarted.compile_like(model)
+    restarted = gan.GAN.from_config(dict(seed=1, **SMALL))
+    restarted.compile_from_config(model.get_compile_config())
     assert restarted.jit_compile is False  # a restart keeps the run's setting
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'; received jit_compile='xla'"):
         model.compile(jit_compile="xla")
@@ -359,13 +409,13 @@ def test_compile_uses_xla_on_a_cpu_and_honours_an_explicit_choice(monkeypatch):
 
 def test_ema_without_warmup_uses_the_constant_decay():
     tgai.setup(seed=0)
-    model = gan.GAN.create(seed=0, ema_warmup=False, **SMALL)
+    model = gan.GAN.from_config(dict(seed=0, ema_warmup=False, **SMALL))
     model.compile()
     ema_before = snapshot(model.ema_generator.weights)
     model.train_step(tf.constant(images(8)))
     live = snapshot(model.generator.weights)
     for before, current, average in zip(ema_before, live, snapshot(model.ema_generator.weights), strict=True):
         np.testing.assert_allclose(average, 0.99 * before + 0.01 * current, rtol=1e-5, atol=1e-7)
-    assert model.options()["ema_warmup"] is False
+    assert model.get_config()["ema_warmup"] is False
     with pytest.raises(TypeError, match="ema_warmup must be True or False; received 'no'"):
-        gan.GAN.create(seed=0, ema_warmup="no", **SMALL)
+        gan.GAN.from_config(dict(seed=0, ema_warmup="no", **SMALL))

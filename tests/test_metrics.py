@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from tgai import checkpoints, data, judge, metrics
+from tgai import data, judge, metrics
+from tgai.core import checkpoints
 
 
 def _gaussian(count, dimension, seed, shift=0.0, scale=1.0):
@@ -230,7 +231,9 @@ def test_a_corrupt_judge_file_is_refused(monkeypatch, tmp_path, digits):
     monkeypatch.setenv(checkpoints.ENV_DATA_DIR, str(tmp_path))
     judge.clear_caches()
     try:
-        with pytest.raises(checkpoints.CheckpointError, match=r"Checkpoint 'judge' \(judge\.weights\.h5\) is corrupt or was changed"):
+        with pytest.raises(
+            checkpoints.CheckpointError, match=r"Checkpoint 'judge' \(judge\.weights\.h5\) is corrupt or was changed"
+        ):
             metrics.judge_features(digits[0])
     finally:
         judge.clear_caches()
@@ -249,7 +252,9 @@ def test_nearest_training_images_finds_copies_and_their_distances():
 def test_kid_x1000_is_a_thousand_times_the_judge_kid(digits):
     images, _ = digits
     reference = metrics.judge_features(images[20:])
-    expected = 1000.0 * metrics.kid(metrics.judge_features(images[:20]), reference, subsets=5, subset_size=20, seed=2)[0]
+    expected = (
+        1000.0 * metrics.kid(metrics.judge_features(images[:20]), reference, subsets=5, subset_size=20, seed=2)[0]
+    )
     assert metrics.kid_x1000(images[:20], reference, subsets=5, seed=2) == pytest.approx(expected)
 
 
@@ -269,7 +274,8 @@ def test_real_held_out_digits_are_recognisable_and_glyphs_less_so():
 
 
 def test_the_judge_is_trained_on_its_own_split_and_reaches_95_percent_on_the_reference():
-    from tgai import checkpoints, data, judge
+    from tgai import data, judge
+    from tgai.core import checkpoints
 
     entry = checkpoints.manifest()["judge"]
     assert entry["trained_on"].startswith("mnist_5k judge split") and judge.TRAINING_DATA == ("mnist_5k", "judge")
@@ -280,7 +286,11 @@ def test_the_judge_is_trained_on_its_own_split_and_reaches_95_percent_on_the_ref
 
 @pytest.mark.parametrize(
     ("threshold", "error", "message"),
-    [(0.05, ValueError, r"threshold=0\.05.*chance"), (1.0, ValueError, r"threshold=1\.0"), ("0.9", TypeError, r"'0\.9'.*Use e\.g\. 0\.9")],
+    [
+        (0.05, ValueError, r"threshold=0\.05.*chance"),
+        (1.0, ValueError, r"threshold=1\.0"),
+        ("0.9", TypeError, r"'0\.9'.*Use e\.g\. 0\.9"),
+    ],
 )
 def test_recognisability_checks_its_threshold(threshold, error, message):
     images = np.zeros((2, 32, 32, 1), np.float32)

@@ -66,7 +66,9 @@ def test_valid_nbformat_with_unique_cell_ids(notebook):
     path, content = notebook
     ids = [cell.get("id") for cell in content["cells"]]
     missing = [index for index, cell_id in enumerate(ids) if not cell_id]
-    assert not missing, f"{path.name}: cells {missing} have no id; give each a unique one (nbformat.v4.new_markdown_cell does)"
+    assert not missing, (
+        f"{path.name}: cells {missing} have no id; give each a unique one (nbformat.v4.new_markdown_cell does)"
+    )
     assert len(set(ids)) == len(ids), f"{path.name}: cell ids repeat"
     nbformat.validate(nbformat.from_dict(content))
 
@@ -80,7 +82,9 @@ def test_nbval_markers_are_comments_not_tags(notebook):
     path, content = notebook
     for index, cell in enumerate(content["cells"]):
         tags = cell.get("metadata", {}).get("tags", [])
-        assert not [tag for tag in tags if tag.lower().startswith("nbval")], f"{path.name} cell {index}: use a # NBVAL comment"
+        assert not [tag for tag in tags if tag.lower().startswith("nbval")], (
+            f"{path.name} cell {index}: use a # NBVAL comment"
+        )
         assert set(tags) <= {"parameters"}, f"{path.name} cell {index}: the only tag the kit uses is 'parameters'"
 
 
@@ -89,11 +93,15 @@ def test_structure(notebook):
     cells = content["cells"]
     first = "".join(cells[0]["source"])
     assert cells[0]["cell_type"] == "markdown" and first.startswith("# "), f"{path.name}: starts with one H1"
-    headings = [line for cell in cells if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()]
+    headings = [
+        line for cell in cells if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()
+    ]
     assert sum(line.startswith("# ") for line in headings) == 1, f"{path.name}: exactly one H1"
     assert "Estimated time" in first, f"{path.name}: the overview states the estimated time"
     code = _code_cells(content)
-    assert "parameters" in code[0].get("metadata", {}).get("tags", []), f"{path.name}: first code cell is the parameters cell"
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), (
+        f"{path.name}: first code cell is the parameters cell"
+    )
     assert "SEED = " in "".join(code[0]["source"])
     assert "tgai.setup(" in "".join(code[1]["source"]), f"{path.name}: second code cell calls tgai.setup"
     assert content["metadata"]["kernelspec"]["name"] == "python3"
@@ -107,13 +115,19 @@ def test_readable_figures_one_kernel_name_one_time_estimate(notebook):
     path, content = notebook
     setup = "".join(_code_cells(content)[1]["source"])
     dpi = re.search(r'figure\.dpi"\] = (\d+)', setup)
-    assert dpi and int(dpi.group(1)) >= 100, f"{path.name}: set plt.rcParams['figure.dpi'] to at least 100 in the setup cell"
+    assert dpi and int(dpi.group(1)) >= 100, (
+        f"{path.name}: set plt.rcParams['figure.dpi'] to at least 100 in the setup cell"
+    )
     # One kernel display name: the one `make install` registers, so that saving in JupyterLab changes nothing.
     registered = re.search(r'--display-name "([^"]+)"', (path.parent.parent / "Makefile").read_text()).group(1)
-    assert content["metadata"]["kernelspec"]["display_name"] == registered, f"{path.name}: kernel display name {registered!r}"
+    assert content["metadata"]["kernelspec"]["display_name"] == registered, (
+        f"{path.name}: kernel display name {registered!r}"
+    )
     estimates = re.findall(r"Estimated time", _markdown(content))
     assert len(estimates) == 1, f"{path.name}: state the estimated time once, in the overview"
-    assert "measured by `make bench`" in "".join(content["cells"][0]["source"]), f"{path.name}: say where the time comes from"
+    assert "measured by `make bench`" in "".join(content["cells"][0]["source"]), (
+        f"{path.name}: say where the time comes from"
+    )
 
 
 def test_links_its_papers_and_nothing_outside_the_repository(notebook):
@@ -121,7 +135,9 @@ def test_links_its_papers_and_nothing_outside_the_repository(notebook):
     prose = _markdown(content)
     assert re.search(r"\]\(https://(arxiv\.org|doi\.org)/", prose), f"{path.name}: link the papers it uses"
     for outside in ("RESEARCH.md", "DESIGN.md", "shared/seed", "the issue"):
-        assert outside not in json.dumps(content["cells"]), f"{path.name}: refers to {outside!r}, which learners do not have"
+        assert outside not in json.dumps(content["cells"]), (
+            f"{path.name}: refers to {outside!r}, which learners do not have"
+        )
 
 
 def test_claim_messages_speak_to_learners(notebook):

@@ -1,7 +1,8 @@
 """Every notebook has a papermill parameters cell, and its setup cell refuses a parameter out of range by name.
 
 A parameter reaches a lesson the way papermill (and `make check-seeds`) passes it: a cell assigning it right after
-the `parameters` cell. The range checks run in this process, on the notebook's own first code cells, rather than
+the `parameters` cell. The bad values come from `notebooks/lessons.toml`. The range checks run in this process, on the
+notebook's own first code cells, rather than
 in a kernel each: the refusal must come from the setup cell, before anything trains, so nothing later is needed.
 Lesson 00 runs end to end with another `SEED` in tests/test_browser.py.
 """
@@ -11,6 +12,8 @@ import pathlib
 
 import matplotlib
 import pytest
+
+from tgai.core import lessons
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 # The parameters cell and the setup cell: a refusal must come from one of the first two code cells.
@@ -24,7 +27,7 @@ def _parameters_cell(cells):
 
 
 def test_every_notebook_has_one_parameters_cell_with_seed():
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+    for path in [lesson.path for lesson in lessons.load()]:
         cells = json.loads(path.read_text())["cells"]
         parameters = _parameters_cell(cells)
         assert "SEED = 0" in "".join(parameters["source"]), f"{path.name}: SEED = 0 is the default"
@@ -39,21 +42,18 @@ def _run_setup_cells(notebook: str, parameters: dict) -> dict:
     injected = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
     namespace = {"__name__": "__main__"}
     with matplotlib.rc_context():  # the setup cells set figure defaults for their kernel, not for this process
-        for source in ["".join(cells[0]["source"]), injected, *("".join(cell["source"]) for cell in cells[1:SETUP_CELLS])]:
+        for source in [
+            "".join(cells[0]["source"]),
+            injected,
+            *("".join(cell["source"]) for cell in cells[1:SETUP_CELLS]),
+        ]:
             exec(compile(source, notebook, "exec"), namespace)  # noqa: S102 - the kit's own notebooks
     return namespace
 
 
 @pytest.mark.parametrize(
     ("notebook", "parameters", "message"),
-    [
-        ("03_gan_finetuning.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
-        ("03_gan_finetuning.ipynb", {"FREEZE_D_BLOCKS": 4}, "FREEZE_D_BLOCKS must be an integer from 0 to 3"),
-        ("04_vae_domain_adaptation.ipynb", {"N_TARGET": 5}, "N_TARGET must be an integer from 10 to"),
-        ("04_vae_domain_adaptation.ipynb", {"N_FEW": 0}, "N_FEW must be an integer from 10 to 100"),
-        ("05_parameter_efficient_finetuning.ipynb", {"RANK": 0}, "RANK must be an integer from 1 to 32"),
-        ("05_parameter_efficient_finetuning.ipynb", {"LORA_LEARNING_RATE": -1.0}, "LORA_LEARNING_RATE must be a finite number > 0"),
-    ],
+    [(lesson.notebook, values, message) for lesson in lessons.load() for values, message in lesson.bad_parameters],
 )
 def test_a_parameter_out_of_range_is_named_before_anything_trains(monkeypatch, notebook, parameters, message):
     # A learner who sets a parameter the lesson cannot run meets the name they wrote, not an internal argument.
@@ -64,7 +64,7 @@ def test_a_parameter_out_of_range_is_named_before_anything_trains(monkeypatch, n
         _run_setup_cells(notebook, parameters)
 
 
-@pytest.mark.parametrize("notebook", sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")))
+@pytest.mark.parametrize("notebook", [lesson.notebook for lesson in lessons.load()])
 def test_the_setup_cell_takes_an_injected_seed(monkeypatch, notebook, capsys):
     monkeypatch.setenv("TGAI_OFFLINE", "1")
     monkeypatch.setenv("TGAI_PROFILE", "class")

@@ -5,6 +5,7 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -65,8 +66,13 @@ def _interpreter(version):
     """The pyenv Python of `version` (e.g. "3.10"), or None where pyenv lacks it."""
     try:
         name = subprocess.run(["pyenv", "latest", version], capture_output=True, text=True, check=True).stdout.strip()
-        return subprocess.run(["pyenv", "which", "python"], capture_output=True, text=True, check=True,
-                              env={**os.environ, "PYENV_VERSION": name}).stdout.strip()
+        return subprocess.run(
+            ["pyenv", "which", "python"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYENV_VERSION": name},
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -76,8 +82,13 @@ def test_make_install_refuses_an_unsupported_python_before_installing(tmp_path):
     if interpreter is None:
         pytest.skip("pyenv has no Python 3.10 to try")
     environment = tmp_path / "venv"
-    result = subprocess.run(["make", "install", f"VENV={environment}", f"PYTHON={interpreter}"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["make", "install", f"VENV={environment}", f"PYTHON={interpreter}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and not environment.exists(), "nothing should be created"
     assert "tgai needs Python 3.11, 3.12 or 3.13" in result.stderr and "is Python 3.10" in result.stderr
     assert "make install PYTHON=python3.12" in result.stderr
@@ -97,7 +108,9 @@ def test_pyproject_states_the_tested_pythons_and_ranges_that_hold_the_pins():
         assert dependency.specifier, f"{dependency.name} has no version range"
         assert dependency.specifier.contains(pins[dependency.name.lower()]), f"{dependency} excludes the pinned version"
         if dependency.name.lower() in colab:
-            assert dependency.specifier.contains(colab[dependency.name.lower()]), f"{dependency} excludes Colab's version"
+            assert dependency.specifier.contains(colab[dependency.name.lower()]), (
+                f"{dependency} excludes Colab's version"
+            )
 
 
 def _pins(relative):
@@ -113,6 +126,38 @@ def _pins(relative):
 def test_colab_check_uses_colabs_runtime_versions():
     # Colab's runtime as of its 2026-08 update (the versions the Colab issue lists).
     colab = _pins("colab/requirements.txt")
-    expected = {"tensorflow": "2.20.0", "keras": "3.13.2", "numpy": "2.1.3", "matplotlib": "3.10.0", "scikit-learn": "1.6.1"}
+    expected = {
+        "tensorflow": "2.20.0",
+        "keras": "3.13.2",
+        "numpy": "2.1.3",
+        "matplotlib": "3.10.0",
+        "scikit-learn": "1.6.1",
+    }
     assert {name: colab.get(name) for name in expected} == expected
     assert "PYTHON_COLAB ?= 3.13" in (ROOT / "Makefile").read_text()
+
+
+def test_quality_numbers_in_the_manifest_were_measured_by_todays_judge():
+    # A retrained judge changes every KID measured in its feature space: an entry that records KIDs must name the
+    # judge that measured them, and it must be the committed one (`python -m tgai pretrain gan --measure`).
+    manifest = json.loads((ROOT / "data" / "manifest.json").read_text())
+    for name, entry in manifest.items():
+        if any(key.startswith("kid_") for key in entry):
+            assert entry.get("judge_sha256") == manifest["judge"]["sha256"], (
+                f"data/manifest.json: {name}'s KIDs were measured by another judge; "
+                f"run `python -m tgai pretrain {name} --measure`"
+            )
+
+
+@pytest.mark.integration
+def test_ruff_is_clean_and_the_package_is_formatted():
+    ruff = pathlib.Path(sys.executable).with_name("ruff")
+    check = subprocess.run([ruff, "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    layout = subprocess.run(
+        [ruff, "format", "--check", "tgai", "tests", "benchmarks", "conftest.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert layout.returncode == 0, f"run `ruff format tgai tests benchmarks conftest.py`:\n{layout.stdout[-3000:]}"

@@ -24,7 +24,9 @@ STEPS, CHUNK, HANG_AT = 6, 2, 3  # killed during the second chunk, one step afte
 def _assert_same_state(expected, actual):
     assert actual["iterations"] == expected["iterations"] == [STEPS] * len(expected["iterations"])
     assert expected["variables"].keys() == actual["variables"].keys()
-    different = [name for name, value in expected["variables"].items() if not np.array_equal(value, actual["variables"][name])]
+    different = [
+        name for name, value in expected["variables"].items() if not np.array_equal(value, actual["variables"][name])
+    ]
     assert not different, f"{len(different)} variables differ after resuming, e.g. {different[:5]}"
 
 
@@ -52,7 +54,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(model, started):
     backup = train_briefly.paths(model, 0, STEPS, CHUNK, "killed")["backup"]
     assert (backup / "training_metadata.json").is_file(), "the killed run should have left its backup"
 
-    resumed = train_briefly.finish(train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="resumed", backup_tag="killed"))
+    resumed = train_briefly.finish(
+        train_briefly.launch(model, seed=0, steps=STEPS, chunk=CHUNK, tag="resumed", backup_tag="killed")
+    )
     expected = train_briefly.finish(reference)
     assert expected["start_chunk"] == 0
     assert resumed["start_chunk"] == HANG_AT // CHUNK, "the second process must resume, not start over"
@@ -97,14 +101,25 @@ def test_a_non_finite_loss_stops_at_once_naming_the_causes_and_keeps_the_backup(
     model, _ = case.build("scratch", seed=0)
     backup = tmp_path / "backup"
     with pytest.raises(training.TrainingDivergedError) as caught:
-        case.train(model, digits, steps=6, batch_size=8, seed=0, eval_every=2, callbacks=[Poison(case.poisoned_weight(model), 3)], backup_dir=backup)
+        case.train(
+            model,
+            digits,
+            steps=6,
+            batch_size=8,
+            seed=0,
+            eval_every=2,
+            callbacks=[Poison(case.poisoned_weight(model), 3)],
+            backup_dir=backup,
+        )
     message = str(caught.value)
     assert "step 3" in message and "last finite step was 2" in message, message
     for cause in case.causes:
         assert cause in message, f"{cause!r} missing from: {message}"
     steps = [int(optimizer.iterations.numpy()) for optimizer in model.optimizers]
     assert max(steps) <= 3, f"training must stop at the first non-finite loss; optimizer steps {steps}"
-    assert training.completed_chunks(backup) == 1 and (backup / "latest.weights.h5").is_file(), "the last good backup must be kept"
+    assert training.completed_chunks(backup) == 1 and (backup / "latest.weights.h5").is_file(), (
+        "the last good backup must be kept"
+    )
     restored, _ = case.build("scratch", seed=0)
     restored.load_weights(backup / "latest.weights.h5")
     assert _finite(restored.weights), "the kept backup must be the last good (finite) state"

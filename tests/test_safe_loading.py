@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tgai"
-SOURCES = sorted(PACKAGE.glob("*.py"))
+SOURCES = sorted(PACKAGE.rglob("*.py"))  # tgai/core and tgai/models included
 # Modules whose only purpose is to serialise arbitrary Python objects: any use of them can run code on load.
 PICKLING_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve", "marshal", "jsonpickle"}
 
@@ -52,7 +52,11 @@ def test_no_module_imports_a_pickling_library():
                 modules = [arg.value for arg in node.args[:1] if isinstance(arg, ast.Constant)]
             else:
                 continue
-            offenders += [f"{name}:{node.lineno} imports {module}" for module in modules if module.split(".")[0] in PICKLING_MODULES]
+            offenders += [
+                f"{name}:{node.lineno} imports {module}"
+                for module in modules
+                if module.split(".")[0] in PICKLING_MODULES
+            ]
     assert not offenders, offenders
 
 
@@ -173,7 +177,7 @@ def test_a_bundle_that_escapes_the_cache_is_refused(monkeypatch, tmp_path):
     import io
     import tarfile
 
-    from tgai import assets
+    from tgai.core import assets
 
     home, outside = tmp_path / "home", tmp_path / "escaped.txt"
     monkeypatch.setenv("TGAI_HOME", str(home))
@@ -183,6 +187,8 @@ def test_a_bundle_that_escapes_the_cache_is_refused(monkeypatch, tmp_path):
             info = tarfile.TarInfo(name)
             info.size = len(content)
             handle.addfile(info, io.BytesIO(content))
-    with pytest.raises(ValueError, match=r"bundle 'evil\.tar\.gz' was refused: .*escaped\.txt.*only write inside the cache home"):
+    with pytest.raises(
+        ValueError, match=r"bundle 'evil\.tar\.gz' was refused: .*escaped\.txt.*only write inside the cache home"
+    ):
         assets.unbundle(archive)
     assert not outside.exists(), "a bundle member was written outside the cache home"

@@ -1,10 +1,10 @@
-"""tgai.seeds: every derived seed equals the formula the committed checkpoints and notebooks were made with."""
+"""tgai.core.seeds: every derived seed equals the formula the committed checkpoints and notebooks were made with."""
 
 import pytest
 
-from tgai import seeds
+from tgai.core import seeds
 
-# The arithmetic each module used before tgai.seeds existed (git history), as functions of (seed, index).
+# The arithmetic each module used before tgai.core.seeds existed (git history), as functions of (seed, index).
 HISTORICAL = {
     "first_network_init": lambda seed, index: seed * 100 + index,  # gan/vae/backbones: seed * 100 + offset
     "second_network_init": lambda seed, index: seed * 100 + 50 + index,  # gan/vae: seed * 100 + 50 + offset
@@ -71,7 +71,10 @@ def test_an_unknown_purpose_lists_the_valid_ones():
 )
 def test_an_index_outside_the_purpose_raises_naming_it(purpose, index):
     spacing = seeds.PURPOSES[purpose].spacing
-    with pytest.raises(ValueError, match=rf"index must be below {spacing} for purpose '{purpose}'; received index={index}\. Use a new purpose"):
+    with pytest.raises(
+        ValueError,
+        match=rf"index must be below {spacing} for purpose '{purpose}'; received index={index}\. Use a new purpose",
+    ):
         seeds.derive(0, purpose, index)
 
 

@@ -53,8 +53,13 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site") / "html"
-    subprocess.run(["make", "-s", "site", f"SITE={folder}", f"REPOSITORY={REPOSITORY}"], cwd=ROOT, check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        ["make", "-s", "site", f"SITE={folder}", f"REPOSITORY={REPOSITORY}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     handler = functools.partial(_QuietHandler, directory=str(folder))
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -87,13 +92,18 @@ def test_every_lesson_has_its_title_a_figure_and_a_colab_button(site, browser):
         assert _title(notebook) in navigation, f"{notebook.name} is missing from the site's navigation"
     for notebook in NOTEBOOKS:
         browser.get(f"{site}/{notebook.stem}.html")
-        assert _plain(browser.find_element("css selector", "article h1").text).strip().rstrip("#").strip() == _title(notebook)
+        assert _plain(browser.find_element("css selector", "article h1").text).strip().rstrip("#").strip() == _title(
+            notebook
+        )
         images = browser.find_elements("css selector", "article img")
         loaded = [image for image in images if browser.execute_script("return arguments[0].naturalWidth", image) > 0]
         assert loaded, f"{notebook.name}: no figure rendered"
         assert len(loaded) == len(images), f"{notebook.name}: {len(images) - len(loaded)} image(s) failed to load"
-        launch = [anchor.get_attribute("href") for anchor in browser.find_elements("css selector", "a[href]")
-                  if anchor.get_attribute("href").startswith("https://colab.research.google.com/")]
+        launch = [
+            anchor.get_attribute("href")
+            for anchor in browser.find_elements("css selector", "a[href]")
+            if anchor.get_attribute("href").startswith("https://colab.research.google.com/")
+        ]
         expected = f"https://colab.research.google.com/github/example-owner/tgai/blob/main/notebooks/{notebook.name}"
         assert expected in launch, f"{notebook.name}: no Colab launch button for {expected}; found {launch}"
 

@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 
 import tgai
-from tgai import gan, training
+from tgai import training
+from tgai.models import gan
 
 SHAPE = (16, 16, 1)
 
 
 def small_gan(seed=0):
     tgai.setup(seed=seed)
-    model = gan.GAN.create(seed=seed, image_shape=SHAPE, latent_dim=8, widths=(16, 8))
+    model = gan.GAN.from_config(dict(seed=seed, image_shape=SHAPE, latent_dim=8, widths=(16, 8)))
     model.compile()
     return model
 
@@ -67,7 +68,16 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
     interrupted = small_gan()
     with pytest.raises(KeyboardInterrupt):
-        training.fit(interrupted, images(), steps=6, batch_size=8, seed=0, chunk=2, callbacks=[Interrupt(2)], backup_dir=tmp_path / "backup")
+        training.fit(
+            interrupted,
+            images(),
+            steps=6,
+            batch_size=8,
+            seed=0,
+            chunk=2,
+            callbacks=[Interrupt(2)],
+            backup_dir=tmp_path / "backup",
+        )
     assert training.completed_chunks(tmp_path / "backup") == 2
     resumed = small_gan()  # a fresh process would rebuild the model the same way
     history = training.fit(resumed, images(), steps=6, batch_size=8, seed=0, chunk=2, backup_dir=tmp_path / "backup")
@@ -89,8 +99,12 @@ def test_same_seed_same_weights_other_seed_differs():
 def test_nan_loss_stops_at_once_and_keeps_the_last_good_backup(tmp_path):
     model = small_gan()
     kernel = model.discriminator.get_layer("d_output_dense").kernel
-    with pytest.raises(training.TrainingDivergedError, match=r"diverged at step 3: .*learning rate.*last finite step was 2"):
-        training.fit(model, images(), steps=6, batch_size=8, chunk=2, callbacks=[Poison(kernel, chunk=0)], backup_dir=tmp_path)
+    with pytest.raises(
+        training.TrainingDivergedError, match=r"diverged at step 3: .*learning rate.*last finite step was 2"
+    ):
+        training.fit(
+            model, images(), steps=6, batch_size=8, chunk=2, callbacks=[Poison(kernel, chunk=0)], backup_dir=tmp_path
+        )
     assert int(model.d_optimizer.iterations) == 3  # stopped at the first bad step, not at the end of the chunk
     assert training.completed_chunks(tmp_path) == 1
     assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == 1
@@ -104,7 +118,9 @@ def test_non_finite_weights_are_never_backed_up(tmp_path):
     # The EMA generator does not feed the losses, so only the weight check can catch this.
     variable = model.ema_generator.get_layer("g_output_conv").kernel
     with pytest.raises(training.TrainingDivergedError, match="Weights became NaN"):
-        training.fit(model, images(), steps=6, batch_size=8, chunk=2, callbacks=[Poison(variable, step=4)], backup_dir=tmp_path)
+        training.fit(
+            model, images(), steps=6, batch_size=8, chunk=2, callbacks=[Poison(variable, step=4)], backup_dir=tmp_path
+        )
     assert training.completed_chunks(tmp_path) == 1
 
 
@@ -140,7 +156,11 @@ def test_corrupt_backup_metadata_is_reported(tmp_path):
 
 def test_fit_refuses_images_of_another_shape_than_the_model():
     model = small_gan()
-    with pytest.raises(ValueError, match=r"images must have shape \(N, 16, 16, 1\) for this GAN; received .*\(16, 32, 32, 1\).*tgai\.data\.resize\(images, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"images must have shape \(N, 16, 16, 1\) for this GAN; received .*\(16, 32, 32, "
+        r"1\).*tgai\.data\.resize\(images, 16\)",
+    ):
         training.fit(model, np.zeros((16, 32, 32, 1), np.float32), steps=2, batch_size=8)
     with pytest.raises(ValueError, match=r"\(16, 16, 16, 3\).*tgai\.data\.to_channels\(images, 1\)"):
         training.fit(model, np.zeros((16, 16, 16, 3), np.float32), steps=2, batch_size=8)
@@ -172,11 +192,15 @@ def _nan_regression(model):
     features = np.ones((8, 2), np.float32)
     model.fit(features, features[:, :1], epochs=1, batch_size=8, verbose=0)
     model.dense.kernel.assign(np.full(model.dense.kernel.shape, np.nan, np.float32))
-    return lambda: model.fit(features, features[:, :1], epochs=1, batch_size=8, verbose=0, callbacks=[training.NaNGuard()])
+    return lambda: model.fit(
+        features, features[:, :1], epochs=1, batch_size=8, verbose=0, callbacks=[training.NaNGuard()]
+    )
 
 
 def test_a_divergence_hint_that_is_a_method_is_refused_not_quoted():
-    with pytest.raises(TypeError, match=r"divergence_hint must be a str \(a property\); received .*MethodHintModel") as caught:
+    with pytest.raises(
+        TypeError, match=r"divergence_hint must be a str \(a property\); received .*MethodHintModel"
+    ) as caught:
         training.divergence_hint(MethodHintModel())
     assert "Likely cause" not in str(caught.value)
     fit = _nan_regression(MethodHintModel())
@@ -199,12 +223,28 @@ def test_nan_guard_and_resumable_backup_both_quote_the_gans_hint(tmp_path):
     assert isinstance(hint, str) and "learning rate too high (D 0.0002, G 0.0002)" in hint and "D/G balance" in hint
     kernel = model.discriminator.get_layer("d_output_dense").kernel
     with pytest.raises(training.TrainingDivergedError) as caught:
-        training.fit(model, images(), steps=4, batch_size=8, chunk=2, callbacks=[Poison(kernel, step=1)], backup_dir=tmp_path / "guard")
+        training.fit(
+            model,
+            images(),
+            steps=4,
+            batch_size=8,
+            chunk=2,
+            callbacks=[Poison(kernel, step=1)],
+            backup_dir=tmp_path / "guard",
+        )
     assert f"Likely cause: {hint}" in str(caught.value) and "<bound method" not in str(caught.value)
     model = small_gan()
     variable = model.ema_generator.get_layer("g_output_conv").kernel  # only the weight check sees it
     with pytest.raises(training.TrainingDivergedError, match="Weights became NaN") as caught:
-        training.fit(model, images(), steps=4, batch_size=8, chunk=2, callbacks=[Poison(variable, step=1)], backup_dir=tmp_path / "backup")
+        training.fit(
+            model,
+            images(),
+            steps=4,
+            batch_size=8,
+            chunk=2,
+            callbacks=[Poison(variable, step=1)],
+            backup_dir=tmp_path / "backup",
+        )
     assert f"Likely cause: {hint}" in str(caught.value) and "<bound method" not in str(caught.value)
 
 
@@ -222,10 +262,30 @@ def test_long_training_shows_a_progress_bar_unless_turned_off(capfd, monkeypatch
 def test_a_resumed_run_continues_the_bar_where_it_stopped(tmp_path, capfd, monkeypatch):
     monkeypatch.delenv("TGAI_PROGRESS", raising=False)
     with pytest.raises(KeyboardInterrupt):
-        training.fit(small_gan(), images(), steps=6, batch_size=8, seed=0, chunk=2, callbacks=[Interrupt(2)],
-                     backup_dir=tmp_path / "backup")
+        training.fit(
+            small_gan(),
+            images(),
+            steps=6,
+            batch_size=8,
+            seed=0,
+            chunk=2,
+            callbacks=[Interrupt(2)],
+            backup_dir=tmp_path / "backup",
+        )
     capfd.readouterr()
     training.fit(small_gan(), images(), steps=6, batch_size=8, seed=0, chunk=2, backup_dir=tmp_path / "backup")
     shown = capfd.readouterr().err
     # Interrupted at the start of chunk 2, the run had finished 2 chunks of 2 steps: the bar resumes at 4 of 6.
     assert "4/6 [" in shown and "0/6 [" not in shown, shown
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("", True), ("1", True), ("auto", True), ("0", False), ("off", False)])
+def test_tgai_xla_turns_auto_off_only_with_a_false_word(monkeypatch, value, allowed):
+    monkeypatch.setenv(training.ENV_XLA, value)
+    assert training.xla_allowed() is allowed
+
+
+def test_a_bad_tgai_xla_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setenv(training.ENV_XLA, "maybe")
+    with pytest.raises(ValueError, match=r"TGAI_XLA must be 0 or 1; received TGAI_XLA='maybe'\. Unset it"):
+        training.xla_allowed()

@@ -1,4 +1,4 @@
-"""Tests for tgai.transfer, the core every generative model shares: freezing, sources and restarts.
+"""Tests for tgai.models.transfer, the core every generative model shares: freezing, sources and restarts.
 
 Every test that holds for any model runs over the registry of tests/models.py (the GAN and the VAE, small
 and at 16x16); the GAN-specific numbers (which blocks a strategy freezes) are in tests/test_gan.py.
@@ -10,7 +10,7 @@ import pytest
 from models import MODELS, NAMES, SMALL_SHAPE
 
 import tgai
-from tgai import gan, transfer
+from tgai.models import gan, transfer
 
 STRATEGIES = [(name, strategy) for name in NAMES for strategy in MODELS[name].model_class.STRATEGIES]
 
@@ -90,12 +90,18 @@ def test_freeze_refuses_unknown_strategies_and_non_models(name):
         transfer.freeze(model.networks[next(iter(model.networks))], "full")
 
 
-@pytest.mark.parametrize(("strategy", "network", "blocks"), [("freeze_d", "discriminator", 3), ("freeze_g", "generator", 4)])
+@pytest.mark.parametrize(
+    ("strategy", "network", "blocks"), [("freeze_d", "discriminator", 3), ("freeze_g", "generator", 4)]
+)
 def test_blocks_beyond_the_network_raise(strategy, network, blocks):
-    model = gan.GAN.create(**MODELS["gan"].small)
+    model = gan.GAN.from_config(dict(**MODELS["gan"].small))
     before = [layer.trainable for net in model.networks.values() for layer in net.layers]
     assert transfer.freeze(model, strategy, blocks=blocks).frozen_total > 0  # every block: allowed
-    with pytest.raises(ValueError, match=rf"blocks={blocks + 1} but the {network} has only {blocks} blocks; strategy='{strategy}' can freeze 1 to {blocks}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"blocks={blocks + 1} but the {network} has only {blocks} blocks; strategy='{strategy}' can freeze 1 to "
+        rf"{blocks}",
+    ):
         transfer.freeze(model, strategy, blocks=blocks + 1)
     with pytest.raises(ValueError, match=r"blocks.*blocks=0"):
         transfer.freeze(model, strategy, blocks=0)
@@ -121,19 +127,25 @@ def test_start_from_refuses_a_mismatched_source_and_leaves_the_model_unchanged(n
     case = MODELS[name]
     model = case.create_small(seed=0)
     before = snapshot(model.weights)
-    wider = case.model_class.create(seed=5, **{**case.small, "image_shape": (24, 24, 1)})
-    with pytest.raises(ValueError, match=r"source \w+ does not match the model's: received weight shapes .* Pass a source built like the model, or source=None"):
+    wider = case.model_class.from_config(dict(seed=5, **{**case.small, "image_shape": (24, 24, 1)}))
+    with pytest.raises(
+        ValueError,
+        match=r"source \w+ does not match the model's: received weight shapes .* Pass a source built like the model, "
+        r"or source=None",
+    ):
         transfer.start_from(model, wider)
     assert same(before, model.weights), "a refused source must leave the model as it was"
     other = MODELS[next(other for other in NAMES if other != name)].create_small()
-    with pytest.raises(TypeError, match=rf"source must be a {type(model).__name__} \(e\.g\. from load_source\(\)\); received"):
+    with pytest.raises(
+        TypeError, match=rf"source must be a {type(model).__name__} \(e\.g\. from load_source\(\)\); received"
+    ):
         transfer.start_from(model, other)
     assert same(before, model.weights)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_committed_source_refuses_another_architecture_layer_by_layer(name):
-    from tgai import checkpoints
+    from tgai.core import checkpoints
 
     case = MODELS[name]
     with pytest.raises(checkpoints.CheckpointError) as caught:
@@ -180,12 +192,12 @@ def test_a_restarted_model_evaluates_like_a_fresh_one(name):
     assert case.evaluate(reused, data) == case.evaluate(fresh, data)
 
 
-def test_restart_of_the_gan_equals_a_fresh_make_gan_and_reseeds_it():
+def test_restart_of_the_gan_equals_a_fresh_make_and_reseeds_it():
     tgai.setup(seed=0)
     data = np.random.default_rng(0).uniform(0.0, 1.0, (16, 32, 32, 1)).astype(np.float32)
-    fresh, _ = gan.make_gan("full", seed=1)
+    fresh, _ = gan.make("full", seed=1)
     gan.train(fresh, data, steps=2, batch_size=8, seed=1)
-    reused, _ = gan.make_gan("full", seed=0)
+    reused, _ = gan.make("full", seed=0)
     gan.train(reused, data, steps=2, batch_size=8, seed=0)
     transfer.restart(reused, "full", seed=1)
     assert reused.seed == 1 and int(reused.d_optimizer.iterations) == 0
@@ -200,25 +212,37 @@ def test_restart_from_a_source_and_its_refusals():
     case.train(model, images(16), steps=2, batch_size=8)
     report = transfer.restart(model, "freeze_d", seed=2, blocks=1, source=source)
     assert report.trainable["discriminator"] < report.total["discriminator"]
-    assert same(model.generator.weights, source.generator.weights) and same(model.ema_generator.weights, source.generator.weights)
+    assert same(model.generator.weights, source.generator.weights) and same(
+        model.ema_generator.weights, source.generator.weights
+    )
     assert same(model.discriminator.weights, source.discriminator.weights)
     trainable = [weight.trainable for weight in model.weights]
     before = snapshot(everything(model))
-    with pytest.raises(ValueError, match=r"strategy='full' with blocks=1 freezes other weights than the model was compiled with; build a new model for 'full'"):
+    with pytest.raises(
+        ValueError,
+        match=r"strategy='full' with blocks=1 freezes other weights than the model was compiled with; build a new "
+        r"model for 'full'",
+    ):
         transfer.restart(model, "full", blocks=1, source=source)
     with pytest.raises(ValueError, match=r"strategy='freeze_d' with blocks=2 freezes other weights"):
         transfer.restart(model, "freeze_d", blocks=2, source=source)
-    assert [weight.trainable for weight in model.weights] == trainable, "a refused restart keeps the freezing it was compiled with"
+    assert [weight.trainable for weight in model.weights] == trainable, (
+        "a refused restart keeps the freezing it was compiled with"
+    )
     assert transfer.count_parameters(model.discriminator.trainable_weights) == report.trainable["discriminator"]
     assert same(before, everything(model)), "a refused restart leaves every variable as it was"
     with pytest.raises(TypeError, match=r"model must be a tgai generative model.*received"):
         transfer.restart(source.generator, "full")
-    with pytest.raises(TypeError, match=r"model must be compiled before restart; received an uncompiled GAN\. Call compile first"):
+    with pytest.raises(
+        TypeError, match=r"model must be compiled before restart; received an uncompiled GAN\. Call compile first"
+    ):
         transfer.restart(source, "full")
     with pytest.raises(ValueError, match=r"strategy.*'freezed'.*Valid values: "):
         transfer.restart(model, "freezed")
-    wide = gan.GAN.create(seed=5, **{**case.small, "widths": (32, 8)})
-    with pytest.raises(ValueError, match=r"source generator does not match the model's.*Pass a source built like the model"):
+    wide = gan.GAN.from_config(dict(seed=5, **{**case.small, "widths": (32, 8)}))
+    with pytest.raises(
+        ValueError, match=r"source generator does not match the model's.*Pass a source built like the model"
+    ):
         transfer.restart(model, "freeze_d", blocks=1, source=wide)
     assert same(before, everything(model))
 
@@ -238,7 +262,7 @@ class CountingGAN(gan.GAN):
 def test_restart_resets_every_variable_even_one_it_was_never_told_about():
     # No hand-kept list of what to reset: restart rebuilds a model and copies every variable.
     small = MODELS["gan"].small
-    model = CountingGAN.create(seed=0, **small)
+    model = CountingGAN.from_config(dict(seed=0, **small))
     transfer.prepare(model, "scratch")
     model.compile()
     assert any(variable is model.counter for variable in model.variables)
@@ -246,7 +270,7 @@ def test_restart_resets_every_variable_even_one_it_was_never_told_about():
     assert int(model.counter.numpy()) == 3
     transfer.restart(model, "scratch", seed=1)
     assert int(model.counter.numpy()) == 0, "restart left a stateful variable behind"
-    fresh = CountingGAN.create(seed=1, **small)
+    fresh = CountingGAN.from_config(dict(seed=1, **small))
     transfer.prepare(fresh, "scratch")
     fresh.compile()
     assert same(everything(fresh), everything(model))
@@ -262,5 +286,38 @@ def test_prepare_starts_from_the_source_only_for_source_strategies(name):
         model = case.create_small(seed=0)
         report = transfer.prepare(model, strategy, 1, source)
         for network_name, network in model.networks.items():
-            assert same(network.weights, source.networks[network_name].weights) == spec.from_source, (strategy, network_name)
+            assert same(network.weights, source.networks[network_name].weights) == spec.from_source, (
+                strategy,
+                network_name,
+            )
         assert report == transfer.freeze(model, strategy, 1)
+
+
+def test_the_registry_lists_every_model_of_the_contract_and_each_follows_it():
+    import importlib
+
+    assert tuple(MODELS) == transfer.MODELS, "tests/models.py must have one entry per name in transfer.MODELS"
+    for name in transfer.MODELS:
+        module = importlib.import_module(f"tgai.models.{name}")
+        for function in ("make", "load_source", "prepare_images", "train"):
+            assert callable(getattr(module, function, None)), f"tgai.models.{name} has no {function}()"
+        model_class = MODELS[name].model_class
+        for member in ("STRATEGIES", "CHECKPOINT", "networks", "optimizers", "divergence_hint", "sample"):
+            assert hasattr(model_class, member), f"{model_class.__name__} has no {member}"
+        for method in ("get_config", "from_config", "get_compile_config", "compile_from_config"):
+            assert getattr(model_class, method) is not getattr(keras.Model, method), f"{model_class.__name__}.{method}"
+
+
+@pytest.mark.parametrize("name", transfer.MODELS)
+def test_from_config_rebuilds_the_architecture_with_fresh_weights(name):
+    case = MODELS[name]
+    model = case.create_small(seed=3)
+    config = model.get_config()
+    assert config["seed"] == 3
+    copy = type(model).from_config(config)
+    assert copy.get_config() == config
+    assert [tuple(w.shape) for w in copy.weights] == [tuple(w.shape) for w in model.weights]
+    other = type(model).from_config({**config, "seed": 4})
+    first = next(iter(model.networks))
+    assert not np.array_equal(model.networks[first].weights[0].numpy(), other.networks[first].weights[0].numpy())
+    np.testing.assert_array_equal(model.networks[first].weights[0].numpy(), copy.networks[first].weights[0].numpy())

@@ -1,4 +1,4 @@
-"""Command line: `python -m tgai doctor | fetch NAME... | bundle PATH | unbundle PATH | pretrain NAME`.
+"""Command line: `python -m tgai doctor | fetch | bundle | unbundle | pretrain NAME [--measure] | lessons [--check]`.
 
 Introduced in lesson 00 and in the README's workshop notes. Exit code 0 on success; otherwise non-zero,
 with a one-line reason on stderr.
@@ -12,10 +12,8 @@ import sys
 import keras
 import tensorflow as tf
 
-from tgai import assets, caches, checkpoints, config, mnist5k, pretrain
-
-# The committed checkpoints `pretrain` can regenerate (the functions live in tgai.pretrain).
-PRETRAINERS = ("gan", "judge", "vae", "vae_letters")
+from tgai import mnist5k, pretrain
+from tgai.core import assets, caches, checkpoints, config
 
 
 def _doctor(arguments) -> int:
@@ -74,11 +72,31 @@ def _unbundle(arguments) -> int:
 
 def _pretrain(arguments) -> int:
     config.setup(seed=arguments.seed)
-    entry = pretrain.PRETRAINERS[arguments.name](seed=arguments.seed)
-    print(f"wrote data/{entry['file']} sha256 {entry['sha256']}")
+    if arguments.measure:
+        if arguments.name not in pretrain.MEASURERS:
+            raise ValueError(
+                f"--measure is available for {', '.join(pretrain.MEASURERS)}; received {arguments.name!r}."
+            )
+        entry = pretrain.MEASURERS[arguments.name](seed=arguments.seed)
+    else:
+        entry = pretrain.PRETRAINERS[arguments.name](seed=arguments.seed)
+    print(f"{'measured' if arguments.measure else 'wrote'} data/{entry['file']} sha256 {entry['sha256']}")
     for key, value in entry.items():
         if key not in {"file", "sha256"}:
             print(f"  {key}: {value}")
+    return 0
+
+
+def _lessons(arguments) -> int:
+    from tgai.core import lessons
+
+    if arguments.check:
+        stale = lessons.stale()
+        for file in stale:
+            print(f"stale: {file} (run `python -m tgai lessons` to rewrite it)")
+        return 1 if stale else 0
+    for file in lessons.write():
+        print(f"wrote {file}")
     return 0
 
 
@@ -98,10 +116,14 @@ def parser() -> argparse.ArgumentParser:
     unbundle = commands.add_parser("unbundle", help="unpack a bundle into the cache home and check it")
     unbundle.add_argument("path")
     unbundle.set_defaults(run=_unbundle)
-    pretrain = commands.add_parser("pretrain", help="regenerate a committed checkpoint under data/")
-    pretrain.add_argument("name", choices=PRETRAINERS)
-    pretrain.add_argument("--seed", type=int, default=0)
-    pretrain.set_defaults(run=_pretrain)
+    retrain = commands.add_parser("pretrain", help="regenerate a committed checkpoint under data/")
+    retrain.add_argument("name", choices=sorted(pretrain.PRETRAINERS))
+    retrain.add_argument("--seed", type=int, default=0)
+    retrain.add_argument("--measure", action="store_true", help="re-measure its quality numbers, without retraining")
+    retrain.set_defaults(run=_pretrain)
+    tables = commands.add_parser("lessons", help="rewrite the tables generated from notebooks/lessons.toml")
+    tables.add_argument("--check", action="store_true", help="only list the stale tables (exit code 1 if any)")
+    tables.set_defaults(run=_lessons)
     return main_parser
 
 

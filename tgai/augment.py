@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tgai import validation
+from tgai.core import validation
 
 AUGMENT_OPERATIONS = ("color", "translation", "cutout")
 
@@ -58,8 +58,12 @@ def diff_augment(images, policy=AUGMENT_OPERATIONS, seed=(0, 0)):
     if "translation" in policy:
         shift_y = tf.cast(tf.cast(height, tf.float32) * 0.125 + 0.5, tf.int32)
         shift_x = tf.cast(tf.cast(width, tf.float32) * 0.125 + 0.5, tf.int32)
-        offset_y = tf.cast(tf.floor(_uniform(seed, count, 3) * tf.cast(2 * shift_y + 1, tf.float32)), tf.int32) - shift_y
-        offset_x = tf.cast(tf.floor(_uniform(seed, count, 4) * tf.cast(2 * shift_x + 1, tf.float32)), tf.int32) - shift_x
+        offset_y = (
+            tf.cast(tf.floor(_uniform(seed, count, 3) * tf.cast(2 * shift_y + 1, tf.float32)), tf.int32) - shift_y
+        )
+        offset_x = (
+            tf.cast(tf.floor(_uniform(seed, count, 4) * tf.cast(2 * shift_x + 1, tf.float32)), tf.int32) - shift_x
+        )
         # Shifting is a product with one-hot shift matrices (rows, then columns): pixels shifted in are
         # zeros (mid-gray in [-1, 1]), and matrix products are fast and differentiable on every device.
         row_shift = tf.one_hot(tf.range(height)[None, :] - offset_y[:, None], height, dtype=images.dtype)
@@ -68,11 +72,16 @@ def diff_augment(images, policy=AUGMENT_OPERATIONS, seed=(0, 0)):
     if "cutout" in policy:
         size_y = tf.cast(tf.cast(height, tf.float32) * 0.5 + 0.5, tf.int32)
         size_x = tf.cast(tf.cast(width, tf.float32) * 0.5 + 0.5, tf.int32)
-        top = tf.cast(tf.floor(_uniform(seed, count, 5) * tf.cast(height + 1 - size_y % 2, tf.float32)), tf.int32) - size_y // 2
-        left = tf.cast(tf.floor(_uniform(seed, count, 6) * tf.cast(width + 1 - size_x % 2, tf.float32)), tf.int32) - size_x // 2
+        top = (
+            tf.cast(tf.floor(_uniform(seed, count, 5) * tf.cast(height + 1 - size_y % 2, tf.float32)), tf.int32)
+            - size_y // 2
+        )
+        left = (
+            tf.cast(tf.floor(_uniform(seed, count, 6) * tf.cast(width + 1 - size_x % 2, tf.float32)), tf.int32)
+            - size_x // 2
+        )
         inside_y = (tf.range(height)[None, :] >= top[:, None]) & (tf.range(height)[None, :] < top[:, None] + size_y)
         inside_x = (tf.range(width)[None, :] >= left[:, None]) & (tf.range(width)[None, :] < left[:, None] + size_x)
         mask = 1.0 - tf.cast(inside_y[:, :, None] & inside_x[:, None, :], images.dtype)
         images = images * mask[..., None]
     return images
-

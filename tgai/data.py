@@ -21,7 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tgai import assets, caches, files, glyphs, mnist5k, seeds, validation
+from tgai import glyphs, mnist5k
+from tgai.core import assets, caches, files, seeds, validation
 
 BUNDLED = ("glyphs", "glyph_letters", "mnist_5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -174,7 +175,7 @@ def load(
 
     Raises:
         ValueError: for an unknown name or split, `image_size < 8`, or channels not 1 or 3.
-        tgai.assets.AssetMissingError: for an online dataset that is not cached while offline.
+        tgai.core.assets.AssetMissingError: for an online dataset that is not cached while offline.
     """
     image_size, channels = _check_common(name, split, image_size, channels, limit)
     validation.positive_int(seed, "seed", minimum=0)

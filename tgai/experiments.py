@@ -1,14 +1,14 @@
 """Comparing transfer strategies fairly: every strategy, every seed, the same steps, batch and evaluations.
 
-Introduced in lesson 03 (GAN fine-tuning); lesson 04 writes the same loop out with `tgai.transfer.restart`
-and `tgai.vae.train`, whose held-out curves it plots. A comparison is a loop
-over seeds and strategies; each run restarts one compiled model per strategy (`tgai.transfer.restart`,
+Introduced in lesson 03 (GAN fine-tuning); lesson 04 writes the same loop out with `tgai.models.transfer.restart`
+and `tgai.models.vae.train`, whose held-out curves it plots. A comparison is a loop
+over seeds and strategies; each run restarts one compiled model per strategy (`tgai.models.transfer.restart`,
 which costs nothing, where tracing a new model costs seconds on a CPU), trains it with
 `tgai.training.fit`, evaluates it every `eval_every` steps, and keeps snapshots and a copy of the result.
 
     runs = tgai.experiments.compare({"scratch": (model, "scratch"), "fine-tune": (model, "full")},
                                     images, seeds=[0, 1, 2], steps=100, batch_size=16, eval_every=25,
-                                    evaluate=tgai.gan.sample_evaluation(heldout, samples=500))
+                                    evaluate=tgai.models.gan.sample_evaluation(heldout, samples=500))
     runs["fine-tune"][0].final("kid")
 
 A claim about a strategy should rest on the median over seeds and on an effect larger than the spread.
@@ -21,10 +21,14 @@ import time
 
 import numpy as np
 
-from tgai import config, training, transfer, validation
+from tgai import training
+from tgai.core import config, validation
+from tgai.models import transfer
 
 # Shared by the comparisons of lessons 03 and 04: seeds per configuration, samples per KID.
-config.register_settings("tgai.experiments", class_={"seeds": 3, "kid_samples": 500}, full={"seeds": 5, "kid_samples": 1000})
+config.register_settings(
+    "tgai.experiments", class_={"seeds": 3, "kid_samples": 500}, full={"seeds": 5, "kid_samples": 1000}
+)
 
 
 @dataclasses.dataclass
@@ -35,7 +39,7 @@ class Run:
         label: The name the comparison gave this configuration.
         strategy: The transfer strategy.
         seed: The seed of the run.
-        report: The `tgai.transfer.ParameterReport` of the strategy.
+        report: The `tgai.models.transfer.ParameterReport` of the strategy.
         history: `[(step, {name: value})]` from the evaluations, step 0 included.
         snapshots: `[(step, images)]` from `snapshot(model)` at the same steps.
         seconds: Wall time of training and evaluation.
@@ -77,13 +81,27 @@ class Run:
         return int(self.steps[reached[0]]) if len(reached) else None
 
 
-def run(model, strategy, images, steps, batch_size, eval_every, seed=0, evaluate=None, snapshot=None, keep=None, blocks=2, source=None, label=None) -> Run:
+def run(
+    model,
+    strategy,
+    images,
+    steps,
+    batch_size,
+    eval_every,
+    seed=0,
+    evaluate=None,
+    snapshot=None,
+    keep=None,
+    blocks=2,
+    source=None,
+    label=None,
+) -> Run:
     """Restart a compiled model for `strategy` and `seed`, train it, and return the `Run`.
 
     Introduced in lesson 03. `batch_size` is capped at the number of images (10 images train at batch 10).
 
     Args:
-        model: A compiled tgai model, frozen for `strategy` (e.g. from `tgai.gan.make_gan`).
+        model: A compiled tgai model, frozen for `strategy` (e.g. from `tgai.models.gan.make`).
         strategy: A key of `type(model).STRATEGIES`.
         images: Training images, float32 NHWC in [0, 1].
         steps: Training steps, a multiple of `eval_every`.
@@ -107,8 +125,16 @@ def run(model, strategy, images, steps, batch_size, eval_every, seed=0, evaluate
     if snapshot is not None:
         callbacks.append(training.SampleSnapshots(lambda trained: snapshot(trained, seed), eval_every))
     start = time.perf_counter()
-    training.fit(model, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=callbacks,
-                 description=f"{label or strategy}, seed {seed}")
+    training.fit(
+        model,
+        images,
+        steps,
+        batch_size,
+        seed=seed,
+        chunk=eval_every,
+        callbacks=callbacks,
+        description=f"{label or strategy}, seed {seed}",
+    )
     seconds = time.perf_counter() - start
     history = callbacks[0].history if evaluate is not None else []
     snapshots = callbacks[-1].snapshots if snapshot is not None else []
@@ -134,7 +160,10 @@ def compare(configurations, images, seeds, steps, batch_size, eval_every, on_run
         `{label: [Run, one per seed]}`.
     """
     if not isinstance(configurations, dict) or not configurations:
-        raise TypeError(f"configurations must be a non-empty dict {{label: (model, strategy)}}; received {validation.describe(configurations)}.")
+        raise TypeError(
+            f"configurations must be a non-empty dict {{label: (model, strategy)}}; received "
+            f"{validation.describe(configurations)}."
+        )
     seeds = [validation.positive_int(seed, "seed", minimum=0) for seed in seeds]
     runs = {label: [] for label in configurations}
     for seed in seeds:

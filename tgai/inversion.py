@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from tgai import perceptual, validation
+from tgai import perceptual
+from tgai.core import validation
 
 
 def total_variation(images):

@@ -20,7 +20,8 @@ import hashlib
 import keras
 import numpy as np
 
-from tgai import checkpoints, data, validation
+from tgai import data
+from tgai.core import checkpoints, validation
 
 IMAGE_SIZE = 32
 # Smaller images are refused rather than upsampled 2x or more to IMAGE_SIZE.
@@ -46,14 +47,24 @@ def build(seed: int = 0):
     return keras.Sequential(
         [
             keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1)),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv1"),
-            keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv2"),
+            keras.layers.Conv2D(
+                32, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv1"
+            ),
+            keras.layers.Conv2D(
+                32, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv2"
+            ),
             keras.layers.MaxPooling2D(name="pool1"),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv3"),
-            keras.layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv4"),
+            keras.layers.Conv2D(
+                64, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv3"
+            ),
+            keras.layers.Conv2D(
+                64, 3, padding="same", activation="relu", kernel_initializer=initializer(), name="conv4"
+            ),
             keras.layers.MaxPooling2D(name="pool2"),
             keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(FEATURE_DIMENSION, activation="relu", kernel_initializer=initializer(), name=FEATURE_LAYER),
+            keras.layers.Dense(
+                FEATURE_DIMENSION, activation="relu", kernel_initializer=initializer(), name=FEATURE_LAYER
+            ),
             keras.layers.Dropout(0.3, seed=seed, name="dropout"),
             keras.layers.Dense(10, kernel_initializer=initializer(), name="logits"),
         ],
@@ -98,7 +109,10 @@ def _feature_scale() -> float:
 
 def _raw_features(images: np.ndarray, batch_size: int) -> np.ndarray:
     model = _feature_model()
-    outputs = [np.asarray(model(images[start : start + batch_size], training=False)) for start in range(0, len(images), batch_size)]
+    outputs = [
+        np.asarray(model(images[start : start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ]
     return np.concatenate(outputs).astype(np.float64)
 
 
@@ -137,7 +151,10 @@ def probabilities(images, batch_size: int = 256) -> np.ndarray:
     batch_size = validation.positive_int(batch_size, "batch_size")
     resized = data.resize(data.to_channels(images, 1), IMAGE_SIZE)
     model = _classifier()
-    logits = [np.asarray(model(resized[start : start + batch_size], training=False)) for start in range(0, len(resized), batch_size)]
+    logits = [
+        np.asarray(model(resized[start : start + batch_size], training=False))
+        for start in range(0, len(resized), batch_size)
+    ]
     return np.asarray(keras.ops.softmax(np.concatenate(logits).astype(np.float64), axis=-1))
 
 
@@ -147,7 +164,9 @@ def _checked(images) -> np.ndarray:
     if min(images.shape[1:3]) < MIN_IMAGE_SIZE:
         # Upsampled that far, an image is a blur the judge never saw: its features would measure the blur.
         raise ValueError(
-            f"images must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels for the judge (trained on {IMAGE_SIZE}x{IMAGE_SIZE} "
-            f"digits); received {validation.describe(images)}. Generate or load the images at {IMAGE_SIZE}x{IMAGE_SIZE}."
+            f"images must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels for the judge (trained on "
+            f"{IMAGE_SIZE}x{IMAGE_SIZE} "
+            f"digits); received {validation.describe(images)}. Generate or load the images at "
+            f"{IMAGE_SIZE}x{IMAGE_SIZE}."
         )
     return images

@@ -21,7 +21,8 @@ import numbers
 import numpy as np
 import scipy.linalg
 
-from tgai import judge, validation
+from tgai import judge
+from tgai.core import validation
 
 
 def _check_pair(features_a, features_b):
@@ -136,7 +137,9 @@ def judge_kid(images_a, images_b, subsets: int = 50, subset_size: int = 1000, se
     # Checked here so that errors name the images passed, not the features computed from them.
     for argument, value in (("images_a", images_a), ("images_b", images_b)):
         if len(validation.images(value, argument)) < 2:
-            raise ValueError(f"{argument} needs at least 2 images; received {validation.describe(value)}. Pass more images.")
+            raise ValueError(
+                f"{argument} needs at least 2 images; received {validation.describe(value)}. Pass more images."
+            )
     return kid(judge_features(images_a), judge_features(images_b), subsets, subset_size, seed)
 
 
@@ -147,7 +150,10 @@ def kid_x1000(samples, reference_features, subsets: int = 50, seed: int = 0) -> 
     are computed once (`judge_features`), each generator's samples here. Subsets hold `len(samples)` images.
     """
     samples = validation.images(samples, "samples")
-    return 1000.0 * kid(judge_features(samples), reference_features, subsets=subsets, subset_size=len(samples), seed=seed)[0]
+    return (
+        1000.0
+        * kid(judge_features(samples), reference_features, subsets=subsets, subset_size=len(samples), seed=seed)[0]
+    )
 
 
 def nearest_training_images(samples, training_images):
@@ -165,7 +171,10 @@ def nearest_training_images(samples, training_images):
     a = samples.reshape(len(samples), -1).astype(np.float64)
     b = training_images.reshape(len(training_images), -1).astype(np.float64)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"samples {samples.shape[1:]} and training_images {training_images.shape[1:]} must have the same image shape.")
+        raise ValueError(
+            f"samples {samples.shape[1:]} and training_images {training_images.shape[1:]} must have the same image "
+            f"shape."
+        )
     squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
     indices = np.argmin(squared, axis=1)
     return indices, np.sqrt(np.maximum(squared[np.arange(len(a)), indices], 0.0))
@@ -222,15 +231,22 @@ def recognisability(images, threshold: float = 0.9) -> Recognisability:
         ValueError: for a threshold outside (0.1, 1), or bad images.
     """
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
-        raise TypeError(f"threshold must be a probability in (0.1, 1); received {validation.describe(threshold)}. Use e.g. 0.9.")
+        raise TypeError(
+            f"threshold must be a probability in (0.1, 1); received {validation.describe(threshold)}. Use e.g. 0.9."
+        )
     if not 0.1 < float(threshold) < 1.0:
         raise ValueError(
-            f"threshold must be a probability in (0.1, 1); received threshold={threshold!r}. At 0.1 or below every image "
+            f"threshold must be a probability in (0.1, 1); received threshold={threshold!r}. At 0.1 or below every "
+            f"image "
             "passes (chance among 10 classes); use e.g. 0.9."
         )
     probabilities = judge.probabilities(validation.images(images))
     confident = probabilities.max(axis=1) >= threshold
     counts = np.bincount(probabilities.argmax(axis=1)[confident], minlength=probabilities.shape[1])
     return Recognisability(
-        float(confident.mean()), int((counts > 0).sum()), tuple(int(c) for c in counts), float(threshold), len(confident)
+        float(confident.mean()),
+        int((counts > 0).sum()),
+        tuple(int(c) for c in counts),
+        float(threshold),
+        len(confident),
     )

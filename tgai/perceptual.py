@@ -24,7 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tgai import backbones, config, validation
+from tgai import backbones
+from tgai.core import config, validation
 
 # Lesson 02's budget: image size and optimisation steps of feature inversion, steps of the upsampler.
 config.register_settings(

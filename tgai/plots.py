@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from tgai import validation
+from tgai.core import validation
 
 # Curves and bars are told apart by line style, marker and hatch as well as by colour, so that a figure still
 # reads in grayscale and for colour-blind learners.

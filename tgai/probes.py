@@ -13,7 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tgai import data, seeds, validation
+from tgai import data
+from tgai.core import seeds, validation
 
 
 def linear_probe(train_features, train_labels, test_features, test_labels, regularization: float = 1.0) -> float:

@@ -19,7 +19,7 @@ def source(obj) -> None:
     if not callable(obj):
         raise TypeError(
             f"obj must be a function, method or class; received {obj!r}. "
-            "Example: tgai.show.source(tgai.gan.GAN.train_step)."
+            "Example: tgai.show.source(tgai.models.gan.GAN.train_step)."
         )
     text = inspect.getsource(obj)
     # IPython is optional (it comes with Jupyter, not with tgai): imported here so that plain Python works.

@@ -16,7 +16,7 @@ the last chunk and ends with the same weights and step count as a run that was n
 
 Usage notes:
     * Exact resumption needs everything random inside `train_step` to derive from a seed and the step
-      counter (see `tgai.gan.GAN`), and the data order to depend only on the seed: `fit` rebuilds the
+      counter (see `tgai.models.gan.GAN`), and the data order to depend only on the seed: `fit` rebuilds the
       shuffled stream and skips the batches already trained on.
     * Under `tf.distribute.MirroredStrategy`, build and compile the model inside `strategy.scope()`, then
       call `fit` as usual; the batch size is the global batch, split across replicas.
@@ -33,7 +33,8 @@ import sys
 import keras
 import numpy as np
 
-from tgai import config, data, validation
+from tgai import data
+from tgai.core import config, validation
 
 
 class TrainingDivergedError(RuntimeError):
@@ -47,7 +48,10 @@ def divergence_hint(model) -> str:
     """The model's `divergence_hint` (a str property on every tgai model), or the generic hint."""
     hint = getattr(model, "divergence_hint", None)
     if hint is not None and not isinstance(hint, str):
-        raise TypeError(f"divergence_hint must be a str (a property); received {validation.describe(hint)} on {type(model).__name__}.")
+        raise TypeError(
+            f"divergence_hint must be a str (a property); received {validation.describe(hint)} on "
+            f"{type(model).__name__}."
+        )
     return hint or DEFAULT_DIVERGENCE_HINT
 
 
@@ -58,44 +62,77 @@ def _is_finite_log(value) -> bool:
         return True  # Not a number (e.g. a string); nothing to check.
 
 
-def _global_step(epoch: int, batch: int, steps_per_epoch: int) -> int:
-    """Steps completed after `batch` (0-based) of `epoch` (0-based)."""
-    return epoch * steps_per_epoch + batch + 1
+class StepCallback(keras.callbacks.Callback):
+    """A Keras callback that knows the global training step, across chunks and after a resume.
+
+    `fit` trains in chunks, one Keras epoch each, and a resumed `fit` numbers its epochs from where the backup
+    left off (`BackupAndRestore` sets the initial epoch), so the step after batch `b` of epoch `e` is
+    `e * steps_per_epoch + b + 1` in every case. Subclasses override `on_start(step)`, called once before the
+    first step a `fit` trains (0 for a fresh run), and `on_step(step, logs)`, called after every step.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = None
+
+    def on_train_begin(self, logs=None):
+        self._epoch = None  # the first epoch of this `fit` tells the step it starts from
+
+    def global_step(self, batch: int) -> int:
+        """Steps completed after `batch` (0-based) of the current epoch."""
+        return self._epoch * (self.params.get("steps") or 1) + batch + 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        first = self._epoch is None
+        self._epoch = epoch
+        if first:
+            self.on_start(self.global_step(-1))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_step(self.global_step(batch), logs or {})
+
+    def on_start(self, step: int) -> None:
+        """Called once, before the first step of a `fit`, with the steps already done (0 unless resumed)."""
+
+    def on_step(self, step: int, logs: dict) -> None:
+        """Called after every step with the global step and the step's logs."""
 
 
-class ProgressBar(keras.callbacks.Callback):
+class ProgressBar(StepCallback):
     """A progress bar of training steps on stderr (`tqdm.auto`: a widget in JupyterLab, text elsewhere).
 
     Introduced in lesson 03, where each run trains for tens of seconds. It writes to stderr, which nbval
-    never compares, and `tgai.config.show_progress` turns it off for committed outputs (`TGAI_PROGRESS=0`).
+    never compares, and `tgai.core.config.show_progress` turns it off for committed outputs (`TGAI_PROGRESS=0`).
     The bar closes when training ends, so that a finished run leaves no trace in the notebook.
     """
 
-    def __init__(self, total: int, description: str = "training", initial: int = 0):
+    def __init__(self, total: int, description: str = "training"):
         super().__init__()
-        self.total, self.description, self.initial = int(total), str(description), int(initial)
-        self._bar, self._epoch = None, 0
+        self.total, self.description = int(total), str(description)
+        self._bar = None
 
-    def on_train_begin(self, logs=None):
+    def on_start(self, step):
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=self.total, initial=self.initial, desc=self.description, unit="step", leave=False,
-                         file=sys.stderr, mininterval=0.5)
+        self._bar = tqdm(
+            total=self.total,
+            initial=step,
+            desc=self.description,
+            unit="step",
+            leave=False,
+            file=sys.stderr,
+            mininterval=0.5,
+        )
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        steps = self.params.get("steps") or 1
-        done = self.initial + _global_step(self._epoch, batch, steps)
-        self._bar.update(max(0, min(done, self.total) - self._bar.n))
+    def on_step(self, step, logs):
+        self._bar.update(max(0, min(step, self.total) - self._bar.n))
 
     def on_train_end(self, logs=None):
         if self._bar is not None:
             self._bar.close()
 
 
-class NaNGuard(keras.callbacks.Callback):
+class NaNGuard(StepCallback):
     """Stop training at once when a logged loss or metric is NaN or infinite.
 
     Introduced in lesson 03. The check runs after every step. It raises `TrainingDivergedError` rather than
@@ -108,17 +145,13 @@ class NaNGuard(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self._epoch = 0
         self.last_good_step = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+    def on_start(self, step):
+        self.last_good_step = step
 
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
+    def on_step(self, step, logs):
         bad = {name: value for name, value in logs.items() if not _is_finite_log(value)}
-        steps = self.params.get("steps") or 1
-        step = _global_step(self._epoch, batch, steps)
         if not bad:
             self.last_good_step = step
             return
@@ -168,15 +201,17 @@ def completed_chunks(backup_dir) -> int:
         ) from error
 
 
-class PeriodicEvaluation(keras.callbacks.Callback):
+class PeriodicEvaluation(StepCallback):
     """Evaluate the model every `every` steps (and before the first step) and keep the history.
 
-    Introduced in lesson 03, where it computes KID on held-out target images in the judge feature space.
+    Introduced in lesson 03, where it computes KID on held-out target images in the judge feature space;
+    lesson 04 passes `tgai.models.vae.heldout_evaluation` for held-out -ELBO curves.
 
     Args:
         evaluate: `function(model) -> dict of floats`, e.g. `{"kid": ...}`.
         every: Evaluate after every `every` training steps.
-        at_start: Also evaluate before training (step 0), to show the starting point.
+        at_start: Also evaluate before training (step 0), to show the starting point; a resumed run does
+            not repeat it.
 
     Attributes:
         history: list of `(step, {name: value})`, in step order.
@@ -190,22 +225,17 @@ class PeriodicEvaluation(keras.callbacks.Callback):
         self.every = validation.positive_int(every, "every")
         self.at_start = at_start
         self.history: list[tuple[int, dict]] = []
-        self._epoch = 0
 
     def _record(self, step: int):
         if self.history and self.history[-1][0] == step:
             return
         self.history.append((step, {name: float(value) for name, value in self.evaluate(self.model).items()}))
 
-    def on_train_begin(self, logs=None):
-        if self.at_start and not self.history:
+    def on_start(self, step):
+        if self.at_start and step == 0:
             self._record(0)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = _global_step(self._epoch, batch, self.params.get("steps") or 1)
+    def on_step(self, step, logs):
         if step % self.every == 0:
             self._record(step)
 
@@ -215,7 +245,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
         return steps, np.asarray([values[name] for _, values in self.history])
 
 
-class SampleSnapshots(keras.callbacks.Callback):
+class SampleSnapshots(StepCallback):
     """Keep `sample(model)` images every `every` steps (and at step 0), in memory, for a timeline figure.
 
     Introduced in lesson 03: with fixed latents it shows how one set of samples changes during training.
@@ -232,17 +262,12 @@ class SampleSnapshots(keras.callbacks.Callback):
         self.every = validation.positive_int(every, "every")
         self.at_start = at_start
         self.snapshots: list[tuple[int, np.ndarray]] = []
-        self._epoch = 0
 
-    def on_train_begin(self, logs=None):
-        if self.at_start and not self.snapshots:
+    def on_start(self, step):
+        if self.at_start and step == 0:
             self.snapshots.append((0, np.asarray(self.sample(self.model))))
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = _global_step(self._epoch, batch, self.params.get("steps") or 1)
+    def on_step(self, step, logs):
         if step % self.every == 0:
             self.snapshots.append((step, np.asarray(self.sample(self.model))))
 
@@ -265,17 +290,19 @@ def xla_allowed() -> bool:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"{ENV_XLA} must be 0 or 1; received {ENV_XLA}={value!r}. Unset it to let tgai choose (XLA on a CPU).")
+    raise ValueError(
+        f"{ENV_XLA} must be 0 or 1; received {ENV_XLA}={value!r}. Unset it to let tgai choose (XLA on a CPU)."
+    )
 
 
 def resolve_jit_compile(model, jit_compile) -> bool:
     """Decide whether `model.train_step` compiles with XLA: `True`, `False`, or `"auto"` (XLA on a CPU).
 
     `"auto"` means XLA on a CPU without `tf.distribute` replicas, where it is deterministic and faster
-    (`make bench`: about 2x for the GAN's step), unless `TGAI_XLA=0` turns it off (see `xla_allowed`). The models compile with `jit_compile=False`, then set
-    `model._jit_compile` to this result: Keras refuses XLA whenever op determinism is on, because some XLA
-    GPU kernels are not deterministic, but the kit's steps draw their randomness statelessly and XLA's CPU
-    kernels are deterministic. `tests/test_determinism.py` checks that reruns stay bit-identical with it.
+    (`make bench`: about 2x for the GAN's step), unless `TGAI_XLA=0` turns it off (see `xla_allowed`). The
+    models compile with `jit_compile=False`, then set this result with
+    `tgai.core.keras_internals.force_jit_compile`, past Keras' refusal of XLA under op determinism.
+    `tests/test_determinism.py` checks that reruns stay bit-identical with it.
 
     Raises:
         ValueError: if `jit_compile` is not True, False or "auto".
@@ -318,7 +345,7 @@ def fit(
         chunk: Steps per `fit` epoch (default: all steps in one chunk); backups happen between chunks.
         callbacks: Extra Keras callbacks (e.g. `PeriodicEvaluation`).
         backup_dir: Folder for `ResumableBackup`, or None for no backups.
-        description: Label of the progress bar shown on stderr (see `tgai.config.show_progress`).
+        description: Label of the progress bar shown on stderr (see `tgai.core.config.show_progress`).
 
     Returns:
         The Keras `History`.
@@ -352,5 +379,7 @@ def fit(
     if backup_dir is not None:
         all_callbacks.insert(1, ResumableBackup(str(backup_dir)))
     if config.show_progress():
-        all_callbacks.append(ProgressBar(steps, description, initial=done * chunk))
-    return model.fit(dataset, epochs=steps // chunk, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False)
+        all_callbacks.append(ProgressBar(steps, description))
+    return model.fit(
+        dataset, epochs=steps // chunk, steps_per_epoch=chunk, callbacks=all_callbacks, verbose=0, shuffle=False
+    )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from tgai import data, seeds, validation
+from tgai import data
+from tgai.core import seeds, validation
 
 
 def gradient_energy(images) -> np.ndarray:

@@ -32,16 +32,26 @@ def _replica_gap(strategy, variables) -> tuple[int, float]:
     """How many variables are mirrored, and the largest |replica 0 - replica 1| over all of them."""
     mirrored, gap = 0, 0.0
     for variable in variables:
-        copies = [np.asarray(value) for value in strategy.experimental_local_results(getattr(variable, "value", variable))]
+        copies = [
+            np.asarray(value) for value in strategy.experimental_local_results(getattr(variable, "value", variable))
+        ]
         if len(copies) != strategy.num_replicas_in_sync:
             continue
         mirrored += 1
-        gap = max(gap, float(np.max(np.abs(copies[0].astype(np.float64) - copies[1].astype(np.float64)))) if copies[0].size else 0.0)
+        gap = max(
+            gap,
+            float(np.max(np.abs(copies[0].astype(np.float64) - copies[1].astype(np.float64))))
+            if copies[0].size
+            else 0.0,
+        )
     return mirrored, gap
 
 
 def _steps(strategy, optimizer) -> list[int]:
-    return [int(value) for value in strategy.experimental_local_results(getattr(optimizer.iterations, "value", optimizer.iterations))]
+    return [
+        int(value)
+        for value in strategy.experimental_local_results(getattr(optimizer.iterations, "value", optimizer.iterations))
+    ]
 
 
 def main() -> None:

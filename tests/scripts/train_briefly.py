@@ -6,7 +6,7 @@ Run as a script (the child):
         [--backup DIR] [--hang-at STEP --marker FILE]
 
 MODEL is a key of the registry in tests/models.py. The run fine-tunes through the public API (the entry's
-`fine_tune`, e.g. `tgai.gan.make_gan("freeze_d", ...)`, then the module's `train`) on 64 target digits, then
+`fine_tune`, e.g. `tgai.models.gan.make("freeze_d", ...)`, then the module's `train`) on 64 target digits, then
 writes every model and optimizer variable, the optimizers' step counters and the chunk the run started from
 to OUT.npz. `--hang-at STEP` makes the run stop moving
 after STEP steps (after writing `--marker`), so that the parent can kill it at a known point part-way
@@ -43,7 +43,7 @@ BATCH_SIZE = 16
 
 def _variables(model):
     """Every variable that decides the future of a run: weights, seed states, and optimizer slots."""
-    optimizers = model.optimizers  # the tgai.transfer protocol: every model lists its optimizers
+    optimizers = model.optimizers  # the tgai.models.transfer protocol: every model lists its optimizers
     arrays = {f"weight/{index:03d}/{variable.path}": variable.numpy() for index, variable in enumerate(model.weights)}
     for number, optimizer in enumerate(optimizers):
         for index, variable in enumerate(optimizer.variables):
@@ -84,7 +84,16 @@ def _child(arguments) -> None:
     start_chunk = training.completed_chunks(backup) if backup else 0
     case = models.MODELS[arguments.model]
     model, _ = case.build_fine_tune(seed=arguments.seed)
-    case.train(model, images, arguments.steps, BATCH_SIZE, seed=arguments.seed, eval_every=arguments.chunk, callbacks=callbacks, backup_dir=backup)
+    case.train(
+        model,
+        images,
+        arguments.steps,
+        BATCH_SIZE,
+        seed=arguments.seed,
+        eval_every=arguments.chunk,
+        callbacks=callbacks,
+        backup_dir=backup,
+    )
     arrays, iterations = _variables(model)
     np.savez(arguments.out, iterations=np.asarray(iterations), start_chunk=np.asarray(start_chunk), **arrays)
 
@@ -148,7 +157,9 @@ def launch(model, seed=0, steps=6, chunk=2, tag="plain", hang_at=None, backup_ta
     if hang_at:
         command += ["--hang-at", str(hang_at), "--marker", str(where["marker"])]
     log = open(where["log"], "w")  # closed by finish or kill_when_hanging
-    process = subprocess.Popen(command, cwd=REPOSITORY, env=environment(where["home"]), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=REPOSITORY, env=environment(where["home"]), stdout=log, stderr=subprocess.STDOUT
+    )
     process.log = log
     _PROCESSES[key] = process
     return key
@@ -187,7 +198,9 @@ def kill_when_hanging(key, timeout=600) -> int:
     while not marker.exists():
         if process.poll() is not None:
             process.log.close()
-            raise AssertionError(f"training run {key} ended (exit {process.returncode}) before hanging:\n{_log_tail(key)}")
+            raise AssertionError(
+                f"training run {key} ended (exit {process.returncode}) before hanging:\n{_log_tail(key)}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"training run {key} did not reach its hang point in {timeout} s")

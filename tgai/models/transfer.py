@@ -1,21 +1,43 @@
-"""What every generative model in the kit shares: transfer strategies, freezing, sources and restarts.
+"""The model contract every generative model of the kit follows, and the transfer functions written once on it.
 
-Introduced in lesson 03 (GAN fine-tuning); lesson 04 (VAE adaptation) uses the same functions. A model
-class (`tgai.gan.GAN`, `tgai.vae.VAE`) takes part by providing a small protocol:
+Introduced in lesson 03 (GAN fine-tuning); lessons 04 (VAE) and 05 (LoRA) use the same functions.
 
-    STRATEGIES              {name: Strategy}: which networks, or which of their lowest blocks, stay frozen
-    CHECKPOINT              name of its committed source checkpoint (see `tgai.checkpoints`)
-    networks                property: {name: keras.Model}, the networks that hold transferable weights
-    optimizers              property: the optimizers `compile` set up (their state is restarted too)
-    image_shape             (height, width, channels) of the images it trains on
-    create(seed, **options) classmethod: a new, uncompiled model with fresh weights from `seed`
-    options()               the keyword arguments `create` needs to make another model like this one
-    compile_like(other)     compile with fresh optimizers configured like `other`'s
+The contract. A model class (`tgai.models.gan.GAN`, `tgai.models.vae.VAE`) is a `keras.Model` with:
 
-Everything else is here, once: `freeze` (with a parameter report), `start_from` (copy a source's
-networks), `load_source` (the committed checkpoint), `prepare` (start and freeze for a strategy) and
-`restart` (put a compiled model back to the start of a run for another seed, by rebuilding and copying
-every variable, so that no stateful variable can escape the reset).
+    STRATEGIES      {name: Strategy}: where a run starts and what stays frozen (`freeze`, `prepare`, `restart`)
+    CHECKPOINT      the manifest name of its committed source (`load_source`, `tgai.core.checkpoints`)
+    networks        property {name: keras.Model}: the networks whose weights transfer (`start_from`, `freeze`,
+                    and the checkpoint file, which stores them by these names)
+    optimizers      property: the optimizers `compile` built (`restart` restarts their state)
+    image_shape     (height, width, channels) of the images it trains on (`tgai.core.validation.model_images`)
+    get_config()    Keras: the architecture and options, `seed` included; `from_config(config)` builds a model
+                    like it with fresh networks drawn from `config["seed"]` (missing keys take their defaults).
+                    `prepare` loads a source of the same architecture with it, `restart` a fresh copy.
+    get_compile_config() / compile_from_config(config)
+                    Keras: what `compile` was given (optimizers, XLA); `restart` compiles its rebuilt copy so, and
+                    `compile_from_config(model.get_compile_config())` compiles a model like another
+    sample(count, seed=0)
+                    images float32 NHWC in [0, 1], from seeded draws: what a lesson shows and evaluates
+    divergence_hint property str: the likely causes of non-finite losses (`tgai.training.NaNGuard` quotes it)
+
+and its module (`tgai.models.gan`, ...) has, with these signatures:
+
+    make(strategy, source=None, seed=0, **options) -> (compiled model, ParameterReport)
+    load_source(seed=0, checkpoint=None, **options) -> uncompiled model holding the committed source
+    prepare_images(images) -> the images `train` takes, from float32 NHWC in [0, 1] (the VAE binarises them)
+    train(model, images, steps, batch_size, seed=0, eval_every=None, callbacks=(), backup_dir=None)
+        -> keras.callbacks.History, through `tgai.training.fit` (chunks, NaN guard, resumable backups);
+        evaluation along the way is a callback (`tgai.training.PeriodicEvaluation`)
+
+Checkpoints are one format for every model (`tgai.core.checkpoints`): one HDF5 dataset per weight of each
+network in `networks`. Randomness inside `train_step` is drawn statelessly from `(seed, step, replica)`, so a
+resumed run repeats an uninterrupted one. `MODELS` below lists the model modules; the test harness and the
+benchmarks loop over it.
+
+Everything else is here, once: `freeze` (with a parameter report), `start_from` (copy a source's networks),
+`load_source` (the committed checkpoint), `prepare` (start and freeze for a strategy) and `restart` (put a
+compiled model back to the start of a run for another seed, by rebuilding and copying every variable, so that
+no stateful variable can escape the reset).
 
 Usage notes:
     * Layers are named by depth, `<prefix>_block<n>_<what>`, counted from the input of each network, so
@@ -31,7 +53,10 @@ import re
 import keras
 import numpy as np
 
-from tgai import checkpoints, validation
+from tgai.core import checkpoints, validation
+
+# The model modules that follow the contract, by name: the test harness and the benchmarks loop over them.
+MODELS = ("gan", "vae")
 
 ALL = "all"  # freeze a whole network
 LOWEST = "lowest"  # freeze the lowest `blocks` blocks of a network
@@ -104,7 +129,8 @@ def strategy_of(model, strategy: str) -> Strategy:
     strategies = getattr(type(model), "STRATEGIES", None)
     if strategies is None:
         raise TypeError(
-            f"model must be a tgai generative model (tgai.gan.GAN, tgai.vae.VAE); received {validation.describe(model)}."
+            f"model must be a tgai generative model (tgai.models.gan.GAN, tgai.models.vae.VAE); "
+            f"received {validation.describe(model)}."
         )
     return strategies[validation.choice(strategy, "strategy", strategies)]
 
@@ -170,7 +196,8 @@ def start_from(model, source) -> None:
     """
     if type(source) is not type(model):
         raise TypeError(
-            f"source must be a {type(model).__name__} (e.g. from load_source()); received {validation.describe(source)}."
+            f"source must be a {type(model).__name__} (e.g. from load_source()); "
+            f"received {validation.describe(source)}."
         )
     pairs = []
     for name, network in model.networks.items():
@@ -186,14 +213,19 @@ def start_from(model, source) -> None:
         target.assign(value)
 
 
+def architecture(model) -> dict:
+    """The model's configuration without its seed: what a source must share with it to be copied in."""
+    return {key: value for key, value in model.get_config().items() if key != "seed"}
+
+
 def load_source(model_class, seed: int = 0, checkpoint: str | None = None, **options):
     """Build a model of `model_class` and load a committed source checkpoint (sha256 checked first).
 
     Introduced in lesson 03. `checkpoint` names the manifest entry (default `model_class.CHECKPOINT`);
-    `options` go to `model_class.create` (e.g. `image_shape`), and must describe the architecture the
+    `options` go to `model_class.from_config` (e.g. `image_shape`), and must describe the architecture the
     checkpoint was saved with.
     """
-    model = model_class.create(seed=seed, **options)
+    model = model_class.from_config({**options, "seed": seed})
     name = model_class.CHECKPOINT if checkpoint is None else checkpoint
     checkpoints.load(model.networks, checkpoints.path(name), fix=f"run `python -m tgai pretrain {name}`")
     return model
@@ -215,7 +247,7 @@ def prepare(model, strategy: str, blocks: int = 2, source=None) -> ParameterRepo
     """
     spec = strategy_of(model, strategy)
     if spec.from_source:
-        start_from(model, source if source is not None else load_source(type(model), **model.options()))
+        start_from(model, source if source is not None else load_source(type(model), **architecture(model)))
     return freeze(model, strategy, blocks)
 
 
@@ -224,7 +256,7 @@ def restart(model, strategy: str, seed: int = 0, blocks: int = 2, source=None) -
 
     Introduced in lesson 03, where one model per strategy runs several seeds: tracing a new model costs
     seconds on a CPU, copying variables costs nothing. A fresh model is built, prepared and compiled
-    exactly as a new run would be (`create`, `prepare`, `compile_like`), then every one of its variables,
+    exactly as a new run would be (`from_config`, `prepare`, `compile_from_config`), then every one of its variables,
     the optimizers' included, is copied into `model`. After it, a run equals a run on a new model (a test
     checks it bit for bit).
 
@@ -245,22 +277,26 @@ def restart(model, strategy: str, seed: int = 0, blocks: int = 2, source=None) -
     """
     strategy_of(model, strategy)
     if not model.compiled:
-        raise TypeError(f"model must be compiled before restart; received an uncompiled {type(model).__name__}. Call compile first.")
+        raise TypeError(
+            f"model must be compiled before restart; received an uncompiled {type(model).__name__}. Call compile first."
+        )
     seed = validation.positive_int(seed, "seed", minimum=0)
-    fresh = type(model).create(seed=seed, **model.options())
+    fresh = type(model).from_config({**model.get_config(), "seed": seed})
     report = prepare(fresh, strategy, blocks, source)
-    fresh.compile_like(model)
+    fresh.compile_from_config(model.get_compile_config())
     trainable = [tuple(w.shape) for w in model.trainable_weights]
-    if [tuple(w.shape) for w in fresh.trainable_weights] != trainable or [
-        w.trainable for w in _state(fresh)
-    ] != [w.trainable for w in _state(model)]:
+    if [tuple(w.shape) for w in fresh.trainable_weights] != trainable or [w.trainable for w in _state(fresh)] != [
+        w.trainable for w in _state(model)
+    ]:
         raise ValueError(
             f"strategy={strategy!r} with blocks={blocks} freezes other weights than the model was compiled with; "
             f"build a new model for {strategy!r} instead."
         )
     targets, values = _state(model), _state(fresh)
     if [(tuple(w.shape), w.dtype) for w in targets] != [(tuple(w.shape), w.dtype) for w in values]:
-        raise ValueError(f"model and a rebuilt {type(model).__name__} hold different variables; build a new model instead.")
+        raise ValueError(
+            f"model and a rebuilt {type(model).__name__} hold different variables; build a new model instead."
+        )
     for target, value in zip(targets, values, strict=True):
         target.assign(value)
     return report

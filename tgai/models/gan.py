@@ -9,7 +9,7 @@ Usage notes:
       [-1, 1] (a tanh generator), converting at its boundary.
     * Layers are named by depth, `g_block1_*` ... `g_block4_*` and `d_block1_*` ... `d_block3_*`, counted
       from the latent for the generator and from the image for the discriminator, so that "freeze the lowest
-      two discriminator blocks" is a statement about names (see `tgai.transfer`).
+      two discriminator blocks" is a statement about names (see `tgai.models.transfer`).
     * Sampling and evaluation use the EMA generator (an exponential moving average of the generator's
       weights): single GAN runs without it swing several-fold from step to step.
     * Randomness inside `train_step` (latents, augmentation) is drawn statelessly from `(seed, step,
@@ -29,8 +29,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tgai import augment, config, metrics, seeds, training, transfer, validation
+from tgai import augment, metrics, training
 from tgai.augment import AUGMENT_OPERATIONS
+from tgai.core import config, keras_internals, seeds, validation
+from tgai.models import lora, transfer
 
 LATENT_DIM = 64
 IMAGE_SHAPE = (32, 32, 1)
@@ -43,7 +45,7 @@ _ADAM = {"learning_rate": 2e-4, "beta_1": 0.5}  # DCGAN's settings
 # Lesson 03's budget: 250 steps at batch 32 is where, on a 2-core CPU with XLA, fine-tuned samples have become
 # handwriting and scratch's are not yet digits (measured on seeds 0 to 4; `make bench` measures longer runs).
 config.register_settings(
-    "lesson 03 (tgai.gan)",
+    "lesson 03 (tgai.models.gan)",
     class_={"gan_steps": 250, "gan_eval_every": 125, "gan_batch_size": 32},
     full={"gan_steps": 2000, "gan_eval_every": 200, "gan_batch_size": 64},
 )
@@ -69,9 +71,13 @@ def build_generator(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, width
     height, image_width, channels = validation.image_shape(image_shape, **_GEOMETRY)
     latent_dim = validation.positive_int(latent_dim, "latent_dim")
     width = validation.positive_int(width, "width", minimum=8)
-    initializer = lambda index: keras.initializers.RandomNormal(0.0, 0.02, seeds.derive(seed, "first_network_init", index))
+    initializer = lambda index: keras.initializers.RandomNormal(
+        0.0, 0.02, seeds.derive(seed, "first_network_init", index)
+    )
     latents = keras.Input((latent_dim,), name="latents")
-    x = keras.layers.Dense(height // 8 * image_width // 8 * width, kernel_initializer=initializer(0), name="g_block1_dense")(latents)
+    x = keras.layers.Dense(
+        height // 8 * image_width // 8 * width, kernel_initializer=initializer(0), name="g_block1_dense"
+    )(latents)
     x = keras.layers.Reshape((height // 8, image_width // 8, width), name="g_block1_reshape")(x)
     x = keras.layers.LayerNormalization(name="g_block1_norm")(x)
     x = keras.layers.ReLU(name="g_block1_act")(x)
@@ -105,12 +111,16 @@ def build_discriminator(image_shape=IMAGE_SHAPE, width: int = 32, seed: int = 0)
     """
     image_shape = validation.image_shape(image_shape, **_GEOMETRY)
     width = validation.positive_int(width, "width", minimum=4)
-    initializer = lambda index: keras.initializers.RandomNormal(0.0, 0.02, seeds.derive(seed, "second_network_init", index))
+    initializer = lambda index: keras.initializers.RandomNormal(
+        0.0, 0.02, seeds.derive(seed, "second_network_init", index)
+    )
     images = keras.Input(image_shape, name="images")
     x = images
     filters = width
     for block in range(1, DISCRIMINATOR_BLOCKS + 1):
-        x = keras.layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=initializer(block), name=f"d_block{block}_conv")(x)
+        x = keras.layers.Conv2D(
+            filters, 4, strides=2, padding="same", kernel_initializer=initializer(block), name=f"d_block{block}_conv"
+        )(x)
         x = keras.layers.LeakyReLU(0.2, name=f"d_block{block}_act")(x)
         filters *= 2
     x = keras.layers.Flatten(name="d_output_flatten")(x)
@@ -123,7 +133,7 @@ class GAN(keras.Model):
 
     Introduced in lesson 03. Follows keras-io's `dcgan_overriding_train_step`: `compile` takes one optimizer
     per network, `metrics` lists `keras.metrics.Mean` trackers, and `fit` runs `train_step` on batches of
-    real images in [0, 1]. It also follows the protocol of `tgai.transfer`, so strategies, freezing,
+    real images in [0, 1]. It also follows the protocol of `tgai.models.transfer`, so strategies, freezing,
     sources and restarts work on it.
 
     Args:
@@ -142,12 +152,24 @@ class GAN(keras.Model):
     STRATEGIES = {
         "scratch": transfer.Strategy("scratch", "fresh weights, everything trained", from_source=False),
         "full": transfer.Strategy("full", "source weights, everything trained (Transferring GANs)"),
-        "freeze_d": transfer.Strategy("freeze_d", "source weights, lowest D blocks frozen (FreezeD)", frozen={"discriminator": transfer.LOWEST}),
-        "freeze_g": transfer.Strategy("freeze_g", "source weights, lowest G blocks frozen", frozen={"generator": transfer.LOWEST}),
+        "freeze_d": transfer.Strategy(
+            "freeze_d", "source weights, lowest D blocks frozen (FreezeD)", frozen={"discriminator": transfer.LOWEST}
+        ),
+        "freeze_g": transfer.Strategy(
+            "freeze_g", "source weights, lowest G blocks frozen", frozen={"generator": transfer.LOWEST}
+        ),
     }
 
     def __init__(
-        self, generator, discriminator, ema_decay=0.99, ema_warmup=True, augment=None, loss="non_saturating", seed=0, **kwargs
+        self,
+        generator,
+        discriminator,
+        ema_decay=0.99,
+        ema_warmup=True,
+        augment=None,
+        loss="non_saturating",
+        seed=0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         validation.choice(loss, "loss", LOSSES)
@@ -171,7 +193,9 @@ class GAN(keras.Model):
         self.augment = None if augment is None else tuple(augment)
         self.loss_name = loss
         # A variable, not a constant baked into the traced step, so that a restart can change it.
-        self.seed_variable = keras.Variable(validation.positive_int(seed, "seed", minimum=0), dtype="int64", trainable=False, name="seed")
+        self.seed_variable = keras.Variable(
+            validation.positive_int(seed, "seed", minimum=0), dtype="int64", trainable=False, name="seed"
+        )
         # The EMA starts from the generator here and again at `compile`, after a strategy set the start.
         self.ema_generator = transfer.copy_network(generator)
         self.ema_generator.trainable = False
@@ -181,21 +205,40 @@ class GAN(keras.Model):
         self.fake_score_tracker = keras.metrics.Mean(name="fake_score")
         self.built = True
 
-    @classmethod
-    def create(cls, seed=0, image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, widths=(128, 32), **options):
-        """Build a GAN with fresh, seeded networks; `options` go to `GAN` (ema_decay, augment, loss)."""
-        generator = build_generator(image_shape, latent_dim, widths[0], seed=seed)
-        return cls(generator, build_discriminator(image_shape, widths[1], seed=seed), seed=seed, **options)
+    def get_config(self) -> dict:
+        """The architecture and options (Keras' config): `from_config` builds a GAN like this one, fresh weights."""
+        widths = (
+            self.generator.get_layer("g_block1_reshape").output.shape[-1],
+            self.discriminator.get_layer("d_block1_conv").filters,
+        )
+        return {
+            "image_shape": self.image_shape,
+            "latent_dim": self.latent_dim,
+            "widths": widths,
+            "ema_decay": self.ema_decay,
+            "ema_warmup": self.ema_warmup,
+            "augment": self.augment,
+            "loss": self.loss_name,
+            "seed": self.seed,
+        }
 
-    def options(self) -> dict:
-        """The `create` arguments that make another GAN like this one."""
-        widths = (self.generator.get_layer("g_block1_reshape").output.shape[-1], self.discriminator.get_layer("d_block1_conv").filters)
-        architecture = {"image_shape": self.image_shape, "latent_dim": self.latent_dim, "widths": widths}
-        return {**architecture, "ema_decay": self.ema_decay, "ema_warmup": self.ema_warmup, "augment": self.augment, "loss": self.loss_name}
+    @classmethod
+    def from_config(cls, config: dict):
+        """Build a GAN with fresh networks drawn from `config["seed"]`; missing keys take `GAN`'s defaults.
+
+        Keys: `image_shape`, `latent_dim`, `widths` (generator, discriminator), `seed`, and `GAN`'s options
+        (`ema_decay`, `ema_warmup`, `augment`, `loss`).
+        """
+        options = dict(config)
+        seed = options.pop("seed", 0)
+        image_shape, latent_dim = options.pop("image_shape", IMAGE_SHAPE), options.pop("latent_dim", LATENT_DIM)
+        generator_width, discriminator_width = options.pop("widths", (128, 32))
+        generator = build_generator(image_shape, latent_dim, generator_width, seed=seed)
+        return cls(generator, build_discriminator(image_shape, discriminator_width, seed=seed), seed=seed, **options)
 
     @property
     def seed(self) -> int:
-        """The seed of the current run (a variable, so that `tgai.transfer.restart` can change it)."""
+        """The seed of the current run (a variable, so that `tgai.models.transfer.restart` can change it)."""
         return int(self.seed_variable.numpy())
 
     @property
@@ -213,7 +256,9 @@ class GAN(keras.Model):
     @property
     def divergence_hint(self) -> str:
         """The likely causes of non-finite losses, quoted by `tgai.training.NaNGuard`."""
-        rates = [f"{name} {float(np.asarray(o.learning_rate)):.2g}" for name, o in zip("DG", self.optimizers, strict=True)]
+        rates = [
+            f"{name} {float(np.asarray(o.learning_rate)):.2g}" for name, o in zip("DG", self.optimizers, strict=True)
+        ]
         return (
             f"learning rate too high ({', '.join(rates)}): try 2e-4 or lower; data range: real images must be "
             "float32 in [0, 1] (the GAN maps them to [-1, 1]); D/G balance: if d_loss went to 0 while g_loss "
@@ -236,7 +281,7 @@ class GAN(keras.Model):
         """
         use_xla = training.resolve_jit_compile(self, jit_compile)
         super().compile(optimizer=None, jit_compile=False, **kwargs)
-        self._jit_compile = use_xla  # past Keras' determinism check: see training.resolve_jit_compile
+        keras_internals.force_jit_compile(self, use_xla)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(**_ADAM)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(**_ADAM)
         # Built now so that a restored backup finds the same variables to load into.
@@ -244,9 +289,24 @@ class GAN(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.ema_generator.set_weights(self.generator.get_weights())
 
-    def compile_like(self, other):
-        """Compile with fresh optimizers configured like `other`'s (see `tgai.transfer.restart`)."""
-        self.compile(*(type(o).from_config(o.get_config()) for o in other.optimizers), jit_compile=other.jit_compile)
+    def get_compile_config(self) -> dict:
+        """What `compile` was given (Keras' compile config): both optimizers, serialized, and the XLA choice."""
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "d_optimizer": serialize(self.d_optimizer),
+            "g_optimizer": serialize(self.g_optimizer),
+            "steps_per_execution": self.steps_per_execution,
+            "jit_compile": self.jit_compile,
+        }
+
+    def compile_from_config(self, config: dict):
+        """Compile with fresh optimizers configured as in `config` (from `get_compile_config`)."""
+        self.compile(
+            keras.saving.deserialize_keras_object(config["d_optimizer"], safe_mode=True),
+            keras.saving.deserialize_keras_object(config["g_optimizer"], safe_mode=True),
+            steps_per_execution=config.get("steps_per_execution", 1),
+            jit_compile=config["jit_compile"],
+        )
 
     def call(self, latents, training=False):
         """Map latents to images in [0, 1] with the EMA generator."""
@@ -267,7 +327,9 @@ class GAN(keras.Model):
         hinge = self.loss_name == "hinge"
         # DiffAugment (if on): the same policy for every image D sees, real or fake, in both steps; each
         # batch gets its own independent draw (Zhao et al., 2020).
-        seen = lambda images, draw: augment.diff_augment(images, self.augment, self.step_seed(draw)) if self.augment else images
+        seen = lambda images, draw: (
+            augment.diff_augment(images, self.augment, self.step_seed(draw)) if self.augment else images
+        )
 
         # Discriminator: score real images high and generated ones low.
         latents = tf.random.stateless_normal([batch_size, self.latent_dim], seed=self.step_seed(2))
@@ -297,9 +359,13 @@ class GAN(keras.Model):
         step = tf.cast(self.g_optimizer.iterations, tf.float32)
         decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step)) if self.ema_warmup else self.ema_decay
         pairs = list(zip(self.ema_generator.weights, self.generator.weights, strict=True))
-        tf.distribute.get_replica_context().merge_call(lambda _: [a.assign(decay * a + (1.0 - decay) * w) for a, w in pairs])
+        tf.distribute.get_replica_context().merge_call(
+            lambda _: [a.assign(decay * a + (1.0 - decay) * w) for a, w in pairs]
+        )
 
-        for tracker, value in zip(self.metrics, (d_loss, g_loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits)), strict=True):
+        for tracker, value in zip(
+            self.metrics, (d_loss, g_loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits)), strict=True
+        ):
             tracker.update_state(tf.reduce_mean(value))
         return {tracker.name: tracker.result() for tracker in self.metrics}
 
@@ -332,28 +398,30 @@ def generate(generator, codes, batch_size: int = 256) -> np.ndarray:
     expected = generator.input_shape[-1]
     if codes.ndim != 2 or codes.shape[1] != expected or len(codes) == 0:
         raise ValueError(
-            f"codes must have shape (N, {expected}) with N >= 1 for this generator; received {validation.describe(codes)}. "
-            f"Draw them with tgai.gan.latents(count, seed, latent_dim={expected})."
+            f"codes must have shape (N, {expected}) with N >= 1 for this generator; received "
+            f"{validation.describe(codes)}. "
+            f"Draw them with tgai.models.gan.latents(count, seed, latent_dim={expected})."
         )
-    outputs = [np.asarray(generator(codes[start : start + batch_size], training=False)) for start in range(0, len(codes), batch_size)]
+    outputs = [
+        np.asarray(generator(codes[start : start + batch_size], training=False))
+        for start in range(0, len(codes), batch_size)
+    ]
     return np.clip((np.concatenate(outputs) + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
 
 
-def load_source(seed: int = 0, image_shape=IMAGE_SHAPE) -> GAN:
+def load_source(seed: int = 0, checkpoint: str | None = None, **options) -> GAN:
     """Return an uncompiled GAN holding the committed source generator and discriminator (sha256 checked).
 
     Introduced in lesson 03. Its `generator` is the source run's EMA generator, the one that was sampled, and
-    its own EMA starts from it, so `load_source().sample(...)` draws from the source.
+    its own EMA starts from it, so `load_source().sample(...)` draws from the source. `options` go to
+    `GAN.from_config` and must describe the checkpoint's architecture (e.g. `ema_decay` may differ).
     """
-    source = transfer.load_source(GAN, seed=seed, image_shape=image_shape)
+    source = transfer.load_source(GAN, seed=seed, checkpoint=checkpoint, **options)
     source.ema_generator.set_weights(source.generator.get_weights())
     return source
 
 
-def make_gan(
-    strategy="full", blocks=2, augment=None, seed=0, image_shape=IMAGE_SHAPE, learning_rate=2e-4, ema_decay=0.99,
-    source=None, ema_warmup=True,
-):
+def make(strategy="full", source=None, seed=0, blocks=2, learning_rate=2e-4, **options):
     """Build, start, freeze and compile a GAN for one transfer strategy; returns `(gan, report)`.
 
     Introduced in lesson 03, which writes these steps out once on the page. `scratch` starts from a fresh
@@ -362,35 +430,71 @@ def make_gan(
 
     Args:
         strategy: A key of `GAN.STRATEGIES`.
-        blocks: Blocks to freeze for `freeze_d` / `freeze_g`.
-        augment: DiffAugment policy or None.
-        seed: Seeds the initialization (scratch) and the training randomness.
-        image_shape: Image shape; the source checkpoint needs (32, 32, 1).
-        learning_rate: Adam learning rate of both networks.
-        ema_decay: See `GAN`.
-        ema_warmup: See `GAN`.
         source: A GAN to start from (None: the committed source checkpoint).
+        seed: Seeds the initialization (scratch) and the training randomness.
+        blocks: Blocks to freeze for `freeze_d` / `freeze_g`.
+        learning_rate: Adam learning rate of both networks.
+        **options: `GAN.from_config` keys: `augment` (a DiffAugment policy), `ema_decay` (default 0.99),
+            `ema_warmup`, `loss`, and `image_shape` (the source checkpoint needs (32, 32, 1)).
 
     Returns:
-        `(gan, report)`, the report a `tgai.transfer.ParameterReport`.
+        `(gan, report)`, the report a `tgai.models.transfer.ParameterReport`.
     """
     learning_rate = validation.positive_number(learning_rate, "learning_rate", "2e-4 (DCGAN's)")
-    gan = GAN.create(seed=seed, image_shape=image_shape, ema_decay=ema_decay, ema_warmup=ema_warmup, augment=augment)
+    gan = GAN.from_config({**options, "seed": seed})
     report = transfer.prepare(gan, strategy, blocks, source)
     gan.compile(keras.optimizers.Adam(learning_rate, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5))
     return gan, report
 
 
-def train(gan, images, steps: int, batch_size: int, seed: int = 0, eval_every: int | None = None, callbacks=(), backup_dir=None):
+def make_lora(rank: int, source=None, seed: int = 0, learning_rate: float = lora.GAN_LEARNING_RATE, alpha=None):
+    """Build and compile a GAN whose generator trains rank-`rank` adapters only; the discriminator trains whole.
+
+    Introduced in lesson 05, which writes these steps out once. The generator is an adaptable copy of the
+    source's, with `tgai.models.lora.enable`; the discriminator a copy of the source's, all trainable (it is a
+    training tool, not part of what ships). The discriminator keeps DCGAN's Adam(2e-4); the adapters get
+    `learning_rate`.
+    """
+    source = load_source(seed) if source is None else source
+    if not isinstance(source, GAN):
+        raise TypeError(
+            f"source must be a tgai.models.gan.GAN (e.g. gan.load_source()); received {validation.describe(source)}."
+        )
+    learning_rate = validation.positive_number(learning_rate, "learning_rate", "1e-3")
+    generator = lora.adaptable(source.generator)
+    lora.enable(generator, rank, alpha)
+    model = GAN(generator, transfer.copy_network(source.discriminator), ema_warmup=False, seed=seed)
+    model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5))
+    return model
+
+
+def prepare_images(images) -> np.ndarray:
+    """The images `train` takes, from float32 images in [0, 1]: the same images (the GAN scales them itself)."""
+    return validation.images(images)
+
+
+def train(
+    gan,
+    images,
+    steps: int,
+    batch_size: int,
+    seed: int = 0,
+    eval_every: int | None = None,
+    callbacks=(),
+    backup_dir=None,
+):
     """Train a GAN on images in [0, 1] with `tgai.training.fit`, in chunks of `eval_every` steps.
 
-    Introduced in lesson 03.
+    Introduced in lesson 03. Returns the Keras `History` of `fit`: `d_loss`, `g_loss`, `real_score` and
+    `fake_score`, one mean per chunk. To evaluate along the way, pass a `tgai.training.PeriodicEvaluation`.
 
     Raises:
         ValueError: for images of another shape than the GAN's, or a training set smaller than `batch_size`.
         tgai.training.TrainingDivergedError: on non-finite losses, with the likely cause.
     """
-    return training.fit(gan, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=list(callbacks), backup_dir=backup_dir)
+    return training.fit(
+        gan, images, steps, batch_size, seed=seed, chunk=eval_every, callbacks=list(callbacks), backup_dir=backup_dir
+    )
 
 
 def sample_evaluation(heldout_images, samples: int):
@@ -406,11 +510,16 @@ def sample_evaluation(heldout_images, samples: int):
     samples = validation.positive_int(samples, "samples", minimum=2)
     heldout_images = validation.images(heldout_images, "heldout_images")
     if len(heldout_images) < samples:
-        raise ValueError(f"samples={samples} exceeds the {len(heldout_images)} held-out images; use samples <= {len(heldout_images)}.")
+        raise ValueError(
+            f"samples={samples} exceeds the {len(heldout_images)} held-out images; use samples <= "
+            f"{len(heldout_images)}."
+        )
     reference = metrics.judge_features(heldout_images[:samples])
 
     def evaluate(gan, seed):
-        generated = generate(gan.ema_generator, latents(samples, seeds.derive(seed, "evaluation_latents"), gan.latent_dim))
+        generated = generate(
+            gan.ema_generator, latents(samples, seeds.derive(seed, "evaluation_latents"), gan.latent_dim)
+        )
         kid = metrics.kid_x1000(generated, reference, subsets=20, seed=seed)
         judged = metrics.recognisability(generated)
         return {"kid": kid, "recognisable": judged.fraction, "classes": judged.classes, "balanced": judged.balanced}

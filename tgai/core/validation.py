@@ -30,7 +30,7 @@ def positive_int(value, argument: str, minimum: int = 1) -> int:
 
 
 def positive_number(value, argument: str, example: str) -> float:
-    """Return `value` as a float if it is a finite number > 0 (a learning rate, a scale), else raise naming `argument`."""
+    """Return `value` as a float if it is a finite number > 0 (a learning rate, a scale); else raise, naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{argument} must be a number > 0; received {describe(value)}. Use e.g. {example}.")
     if not (math.isfinite(value) and value > 0):
@@ -46,9 +46,13 @@ def int_in_range(value, argument: str, minimum: int, maximum: int, why: str = ""
     """
     reason = f" ({why})" if why else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {describe(value)}.")
+        raise TypeError(
+            f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {describe(value)}."
+        )
     if not minimum <= value <= maximum:
-        raise ValueError(f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {argument}={value}.")
+        raise ValueError(
+            f"{argument} must be an integer from {minimum} to {maximum}{reason}; received {argument}={value}."
+        )
     return int(value)
 
 
@@ -116,7 +120,8 @@ def model_images(model, value, argument: str = "images") -> np.ndarray:
     value = images(value, argument, channels=(expected[2],))
     if value.shape[1:] != expected:
         raise ValueError(
-            f"{argument} must have shape (N, {', '.join(map(str, expected))}) for this {type(model).__name__}; received "
+            f"{argument} must have shape (N, {', '.join(map(str, expected))}) for this {type(model).__name__}; "
+            f"received "
             f"{describe(value)}. Resize with tgai.data.resize(images, {expected[0]}) and set channels with "
             f"tgai.data.to_channels(images, {expected[2]})."
         )
@@ -128,7 +133,8 @@ def labels(value, count: int, argument: str = "labels") -> np.ndarray:
     value = np.asarray(value)
     if value.ndim != 1 or not np.issubdtype(value.dtype, np.integer):
         raise TypeError(
-            f"{argument} must be a 1-D integer array; received {describe(value)}. Convert with np.asarray(labels, dtype=np.int64)."
+            f"{argument} must be a 1-D integer array; received {describe(value)}. Convert with np.asarray(labels, "
+            f"dtype=np.int64)."
         )
     if len(value) != count:
         raise ValueError(
@@ -144,7 +150,8 @@ def features(value, argument: str) -> np.ndarray:
         value = value.numpy()
     if not isinstance(value, np.ndarray):
         raise TypeError(
-            f"{argument} must be a NumPy array of shape (N, D); received {describe(value)}. Convert with np.asarray(...)."
+            f"{argument} must be a NumPy array of shape (N, D); received {describe(value)}. Convert with "
+            f"np.asarray(...)."
         )
     if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
         raise TypeError(f"{argument} must hold numbers; received {describe(value)}. Convert with .astype(np.float32).")
@@ -154,7 +161,9 @@ def features(value, argument: str) -> np.ndarray:
             "Pool feature maps first, e.g. tgai.backbones.extract(..., pooling='avg')."
         )
     if value.shape[0] < 2:
-        raise ValueError(f"{argument} needs at least 2 samples; received {describe(value)}. Pass at least 2 feature vectors.")
+        raise ValueError(
+            f"{argument} needs at least 2 samples; received {describe(value)}. Pass at least 2 feature vectors."
+        )
     if not np.all(np.isfinite(value)):
         raise ValueError(
             f"{argument} contains NaN or inf; received {describe(value)}. Check the images and the feature extractor."
@@ -214,7 +223,9 @@ def image_size(value, argument: str = "image_size", min_side: int = 8, multiple_
         raise ValueError(f"{argument} must be an integer >= {min_side}; received {argument}={value!r}.")
     problem = _side_problem(int(value), min_side, multiple_of, why)
     if problem:
-        raise ValueError(f"{argument} must be {problem[0]}; received {argument}={value}. Use e.g. {argument}={problem[1]}.")
+        raise ValueError(
+            f"{argument} must be {problem[0]}; received {argument}={value}. Use e.g. {argument}={problem[1]}."
+        )
     return int(value)
 
 

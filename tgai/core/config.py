@@ -11,7 +11,7 @@ Usage notes:
     * `TGAI_HOME` sets the cache home (default `~/.cache/tgai`).
     * `TGAI_OFFLINE=1` forbids network access; missing assets then raise an error that names the command
       that fetches them.
-    * `TGAI_SHARED` names a read-only shared layer of caches that a class shares (see `tgai.caches`).
+    * `TGAI_SHARED` names a read-only shared layer of caches that a class shares (see `tgai.core.caches`).
     * `TGAI_THREADS=N` caps each kernel's TensorFlow, BLAS and OpenMP threads at N (for many kernels on one
       server); `setup(threads=N)` does the same from a notebook, before TensorFlow has run anything.
 """
@@ -47,7 +47,7 @@ class Profile:
 
     `class` fits each notebook into 3 minutes on a 2-core CPU; `full` takes more steps and more data, for a
     GPU or a patient CPU. The settings themselves are registered by the modules that use them (lesson 03's
-    in `tgai.gan`, lesson 04's in `tgai.vae`, ...) with `register_settings`; `settings()` lists them.
+    in `tgai.models.gan`, lesson 04's in `tgai.models.vae`, ...) with `register_settings`; `settings()` lists them.
     """
 
     name: str
@@ -237,7 +237,9 @@ def limit_threads(threads: int) -> None:
             with other settings (its pools are fixed from then on: restart the kernel).
     """
     if isinstance(threads, bool) or not isinstance(threads, int):
-        raise TypeError(f"threads must be a positive int; received {threads!r} ({type(threads).__name__}). Use e.g. threads=2.")
+        raise TypeError(
+            f"threads must be a positive int; received {threads!r} ({type(threads).__name__}). Use e.g. threads=2."
+        )
     if threads < 1:
         raise ValueError(f"threads must be a positive int; received threads={threads}. Use e.g. threads=2.")
     import tensorflow as tf

@@ -24,11 +24,11 @@ import pathlib
 import h5py
 import numpy as np
 
-from tgai import files
+from tgai.core import files
 
 ENV_DATA_DIR = "TGAI_DATA_DIR"
 # The repository's data/ folder, next to the package in a clone; `data_dir()` lets TGAI_DATA_DIR override it.
-DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / "data"
 _TABLE_START = "<!-- checkpoint table: written by python -m tgai pretrain -->"
 _TABLE_END = "<!-- end of checkpoint table -->"
 
@@ -83,7 +83,9 @@ def path(name: str) -> pathlib.Path:
     entry = entries[name]
     file = folder / entry["file"]
     if not file.is_file():
-        raise FileNotFoundError(f"Checkpoint {name!r} is listed but {file.name} is missing. Run `python -m tgai pretrain {name}`.")
+        raise FileNotFoundError(
+            f"Checkpoint {name!r} is listed but {file.name} is missing. Run `python -m tgai pretrain {name}`."
+        )
     actual = files.digest(file)
     if actual != entry["sha256"]:
         raise CheckpointError(
@@ -109,9 +111,15 @@ def record(name: str, file, **provenance) -> dict:
     entries = manifest()
     entry = {"file": file.name, "sha256": files.digest(file), "bytes": file.stat().st_size, **provenance}
     entries[name] = entry
-    (data_dir() / "manifest.json").write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    _write_text(data_dir() / "manifest.json", json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
     _refresh_readme(entries)
     return entry
+
+
+def _write_text(path: pathlib.Path, text: str) -> None:
+    """Write a text file atomically, as every other file of the kit is (`tgai.core.files.atomic_path`)."""
+    with files.atomic_path(path) as temporary:
+        temporary.write_text(text)
 
 
 def _refresh_readme(entries: dict) -> None:
@@ -120,15 +128,18 @@ def _refresh_readme(entries: dict) -> None:
         return
     rows = ["| name | file | bytes | sha256 | made by | provenance |", "| --- | --- | --- | --- | --- | --- |"]
     for name, entry in entries.items():
-        details = ", ".join(f"{key}={value}" for key, value in entry.items() if key not in {"file", "sha256", "bytes", "command"})
+        details = ", ".join(
+            f"{key}={value}" for key, value in entry.items() if key not in {"file", "sha256", "bytes", "command"}
+        )
         rows.append(
-            f"| {name} | `{entry['file']}` | {entry['bytes']:,} | `{entry['sha256']}` | `{entry.get('command', '')}` | {details} |"
+            f"| {name} | `{entry['file']}` | {entry['bytes']:,} | `{entry['sha256']}` | `{entry.get('command', '')}` | "
+            f"{details} |"
         )
     text = readme.read_text()
     if _TABLE_START in text and _TABLE_END in text:
         head, rest = text.split(_TABLE_START, 1)
         _, tail = rest.split(_TABLE_END, 1)
-        readme.write_text(head + _TABLE_START + "\n" + "\n".join(rows) + "\n" + _TABLE_END + tail)
+        _write_text(readme, head + _TABLE_START + "\n" + "\n".join(rows) + "\n" + _TABLE_END + tail)
 
 
 def save(networks: dict, path, **attributes) -> pathlib.Path:
@@ -156,7 +167,7 @@ def save(networks: dict, path, **attributes) -> pathlib.Path:
     return path
 
 
-def load(networks: dict, path, fix: str = "save it again with tgai.checkpoints.save") -> None:
+def load(networks: dict, path, fix: str = "save it again with tgai.core.checkpoints.save") -> None:
     """Load weights written by `save` into named networks, after checking every layer of every network.
 
     Introduced in lesson 03. Nothing is assigned unless every layer matches, so a failed load leaves the
@@ -174,7 +185,9 @@ def load(networks: dict, path, fix: str = "save it again with tgai.checkpoints.s
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path must be an existing weights file; received path={str(path)!r}. To make one, {fix}.")
+        raise FileNotFoundError(
+            f"path must be an existing weights file; received path={str(path)!r}. To make one, {fix}."
+        )
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
@@ -189,7 +202,9 @@ def load(networks: dict, path, fix: str = "save it again with tgai.checkpoints.s
                     continue
                 expected_layers.add(layer.name)
                 group = handle.get(f"{network_name}/{layer.name}")
-                stored = [group[str(index)][()] for index in range(len(group))] if isinstance(group, h5py.Group) else None
+                stored = (
+                    [group[str(index)][()] for index in range(len(group))] if isinstance(group, h5py.Group) else None
+                )
                 if stored is None:
                     problems.append(f"{network_name}/{layer.name}: missing from the file")
                 elif [value.shape for value in stored] != [value.shape for value in current]:

@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import urllib.request
 
-from tgai import caches, config, files
+from tgai.core import caches, config, files
 
 _KERAS_APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 _KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -201,7 +201,7 @@ def _keras_cache_path(asset: Asset) -> pathlib.Path | None:
 def status(asset: str | Asset) -> tuple[str, pathlib.Path | None]:
     """Return `("present", path)`, `("corrupt", path)` or `("missing", None)` for an asset.
 
-    Looks in the read-only shared layer (`TGAI_SHARED`, see `tgai.caches`) first, then the cache home, then
+    Looks in the read-only shared layer (`TGAI_SHARED`, see `tgai.core.caches`) first, then the cache home, then
     Keras' own cache.
     """
     asset = get(asset)

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from tgai import config, files
+from tgai.core import config, files
 
 _LESSON_NAME = re.compile(r"^\d{2}_[a-z0-9_]+$")
 

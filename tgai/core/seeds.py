@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tgai import validation
+from tgai.core import validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +68,6 @@ def derive(seed: int, purpose: str, index: int = 0) -> int:
     if index >= rule.spacing:
         raise ValueError(
             f"index must be below {rule.spacing} for purpose {purpose!r}; received index={index}. Use a new purpose "
-            "in tgai.seeds.PURPOSES for more parts."
+            "in tgai.core.seeds.PURPOSES for more parts."
         )
     return rule.multiplier * seed + rule.offset + index

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-from tgai import config
+from tgai.core import config
 
 ENV_SHARED = "TGAI_SHARED"
 
