@@ -1240,6 +1240,16 @@ CLI_CASES = {
         2,
         r"error: argument --seed: invalid int value: 'zero'",
     ),
+    "pretrain-measure-unsupported": (
+        ["pretrain", "judge", "--measure"],
+        1,
+        r"tgai pretrain: error: --measure is available for gan; received 'judge'\.",
+    ),
+    "pretrain-measure-with-seed": (
+        ["pretrain", "gan", "--measure", "--seed", "3"],
+        1,
+        r"tgai pretrain: error: --seed does not apply to --measure.*received --seed 3\. Drop it",
+    ),
     "no-command": ([], 2, r"error: the following arguments are required: command"),
 }
 SUBPROCESS_CLI_CASES = ("fetch-unknown", "pretrain-unknown")

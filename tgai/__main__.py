@@ -71,15 +71,22 @@ def _unbundle(arguments) -> int:
 
 
 def _pretrain(arguments) -> int:
-    config.setup(seed=arguments.seed)
     if arguments.measure:
         if arguments.name not in pretrain.MEASURERS:
             raise ValueError(
                 f"--measure is available for {', '.join(pretrain.MEASURERS)}; received {arguments.name!r}."
             )
-        entry = pretrain.MEASURERS[arguments.name](seed=arguments.seed)
+        if arguments.seed is not None:
+            raise ValueError(
+                f"--seed does not apply to --measure, which uses the seed {arguments.name}'s manifest entry records; "
+                f"received --seed {arguments.seed}. Drop it, or retrain without --measure."
+            )
+        config.setup(seed=0)
+        entry = pretrain.MEASURERS[arguments.name]()
     else:
-        entry = pretrain.PRETRAINERS[arguments.name](seed=arguments.seed)
+        seed = 0 if arguments.seed is None else arguments.seed
+        config.setup(seed=seed)
+        entry = pretrain.PRETRAINERS[arguments.name](seed=seed)
     print(f"{'measured' if arguments.measure else 'wrote'} data/{entry['file']} sha256 {entry['sha256']}")
     for key, value in entry.items():
         if key not in {"file", "sha256"}:
@@ -118,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     unbundle.set_defaults(run=_unbundle)
     retrain = commands.add_parser("pretrain", help="regenerate a committed checkpoint under data/")
     retrain.add_argument("name", choices=sorted(pretrain.PRETRAINERS))
-    retrain.add_argument("--seed", type=int, default=0)
+    retrain.add_argument("--seed", type=int, default=None, help="seed of the training run (default 0)")
     retrain.add_argument("--measure", action="store_true", help="re-measure its quality numbers, without retraining")
     retrain.set_defaults(run=_pretrain)
     tables = commands.add_parser("lessons", help="rewrite the tables generated from notebooks/lessons.toml")

@@ -1,10 +1,10 @@
 """Comparing transfer strategies fairly: every strategy, every seed, the same steps, batch and evaluations.
 
-Introduced in lesson 03 (GAN fine-tuning); lesson 04 writes the same loop out with `tgai.models.transfer.restart`
-and `tgai.models.vae.train`, whose held-out curves it plots. A comparison is a loop
-over seeds and strategies; each run restarts one compiled model per strategy (`tgai.models.transfer.restart`,
-which costs nothing, where tracing a new model costs seconds on a CPU), trains it with
-`tgai.training.fit`, evaluates it every `eval_every` steps, and keeps snapshots and a copy of the result.
+Introduced in lesson 03 (GAN fine-tuning); lesson 04 writes the same loop out with `tgai.models.transfer.restart`,
+`tgai.models.vae.train` and a `tgai.training.PeriodicEvaluation` of the held-out -ELBO, whose curves it plots. A
+comparison is a loop over seeds and strategies; each run restarts one compiled model per strategy
+(`tgai.models.transfer.restart`, which costs nothing, where tracing a new model costs seconds on a CPU), trains it
+with `tgai.training.fit`, evaluates it every `eval_every` steps, and keeps snapshots and a copy of the result.
 
     runs = tgai.experiments.compare({"scratch": (model, "scratch"), "fine-tune": (model, "full")},
                                     images, seeds=[0, 1, 2], steps=100, batch_size=16, eval_every=25,

@@ -132,8 +132,12 @@ def gan_quality(generator, seed: int = 0) -> dict:
     }
 
 
-def measure_gan(seed: int = 0) -> dict:
-    """Re-measure the committed source GAN with today's judge and update its manifest entry (no retraining)."""
+def measure_gan() -> dict:
+    """Re-measure the committed source GAN with today's judge and update its manifest entry (no retraining).
+
+    The evaluation draws are seeded with the seed the entry records, the one the source was trained and first
+    measured with.
+    """
     entry = checkpoints.manifest()["gan"]
     source = gan.load_source(seed=entry["seed"])
     provenance = {key: value for key, value in entry.items() if key not in {"file", "sha256", "bytes"}}
