@@ -2,7 +2,8 @@
 
 For N = 10, 30 and 100 target images (from `mnist_5k`'s train split, data seed 0) and each training seed, the GAN
 is fine-tuned from the committed source (`full`) and trained from scratch with lesson 03's recipe (Adam 2e-4,
-batch 32 or N, EMA 0.99 without warm-up, XLA on a CPU) for the scale's steps, and evaluated on held-out digits:
+batch 32 or N, EMA 0.99, with the warm-up for scratch only, XLA on a CPU) for the scale's steps, and evaluated on
+held-out digits:
 balanced recognisability (the judge reads a sample as a digit with probability >= 0.9, counting at most a tenth
 of the samples per digit), digits covered and KID x 1000 in the judge's feature space. Rows: fine-tuning's
 median at each evaluated step against scratch's (ratio fine-tune / scratch), and the seconds of training each
@@ -45,7 +46,11 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     steps, eval_every = scale.budget_steps, scale.budget_eval_every
     samples = scale.kid_samples or profile.kid_samples
     source = gan.load_source()
-    models = {strategy: gan.make(strategy, source=source, ema_warmup=False)[0] for strategy in ("scratch", "full")}
+    # Each start gets the EMA that suits it, as in lesson 03: a warm-up for scratch, none for fine-tuning.
+    models = {
+        strategy: gan.make(strategy, source=source, ema_warmup=strategy == "scratch")[0]
+        for strategy in ("scratch", "full")
+    }
     rows = []
     for count in scale.transfer_counts:
         pair = data.domain_pair(n_target=count, seed=0)

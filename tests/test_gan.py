@@ -4,6 +4,7 @@ Strategies, freezing, sources and restarts are `tgai.models.transfer`'s, tested 
 tests/test_transfer.py; here they are checked where the GAN's layer names and numbers matter.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -42,12 +43,37 @@ def snapshot(weights):
 # ------------------------------------------------------------------------------------------- builders
 
 
-def test_default_sizes_match_the_pilot():
+def test_default_sizes_match_the_docstrings():
     generator, discriminator = gan.build_generator(), gan.build_discriminator()
     assert generator.output_shape == (None, 32, 32, 1)
     assert discriminator.output_shape == (None, 1)
-    assert 250_000 < transfer.count_parameters(generator.weights) < 350_000
-    assert 140_000 < transfer.count_parameters(discriminator.weights) < 200_000
+    assert 350_000 < transfer.count_parameters(generator.weights) < 450_000  # "about 0.4M"
+    assert 140_000 < transfer.count_parameters(discriminator.weights) < 200_000  # "about 0.17M"
+    # Resize-convolution: every generator convolution is a plain Conv2D, which Keras' enable_lora adapts.
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in generator.layers)
+    assert all(
+        isinstance(discriminator.get_layer(f"d_block{block}_conv"), keras.layers.SpectralNormalization)
+        for block in (1, 2, 3)
+    )
+
+
+def test_minibatch_std_appends_the_batch_spread():
+    layer = gan.MinibatchStandardDeviation()
+    same = np.ones((4, 2, 2, 3), np.float32)
+    varied = np.arange(48, dtype=np.float32).reshape(4, 2, 2, 3)
+    assert np.asarray(layer(same)).shape == (4, 2, 2, 4)
+    assert np.allclose(np.asarray(layer(same))[..., -1], 0.0, atol=1e-3), "identical images: no spread"
+    assert np.all(np.asarray(layer(varied))[..., -1] > 1.0), "varied images: a positive spread"
+
+
+def test_discriminator_options_round_trip_through_the_config():
+    plain = gan.GAN.from_config({**SMALL, "spectral_norm": False, "minibatch_std": False})
+    config = plain.get_config()
+    assert config["spectral_norm"] is False and config["minibatch_std"] is False
+    assert not any(layer.name == "d_output_std" for layer in plain.discriminator.layers)
+    assert gan.GAN.from_config(config).get_config() == config
+    with pytest.raises(TypeError, match="spectral_norm must be True or False"):
+        gan.build_discriminator(spectral_norm="yes")
 
 
 @pytest.mark.parametrize("shape", [(16, 16, 3), (24, 32, 1), (64, 64, 3)])
@@ -204,15 +230,21 @@ def test_strategy_parameter_counts():
     model = gan.GAN.from_config(dict(**SMALL))
     generator, discriminator = model.generator, model.discriminator
     total_g, total_d = transfer.count_parameters(generator.weights), transfer.count_parameters(discriminator.weights)
+    # Spectral normalization's power-iteration vectors are weights no optimizer trains: state, not parameters.
+    vectors = [
+        layer.vector_u for layer in discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert len(vectors) == 3
+    state = transfer.count_parameters(vectors)
     full = transfer.freeze(model, "full")
-    assert (full.trainable["generator"], full.trainable["discriminator"]) == (total_g, total_d)
-    assert full.total == {"generator": total_g, "discriminator": total_d}
+    assert (full.trainable["generator"], full.trainable["discriminator"]) == (total_g, total_d - state)
+    assert full.total == {"generator": total_g, "discriminator": total_d - state}
     assert full.frozen_layers == () and full.frozen_total == 0
     freeze_d = transfer.freeze(model, "freeze_d", blocks=2)
     lowest = sum(transfer.count_parameters(layer.weights) for layer in block_layers(discriminator, 2))
     assert (
         freeze_d.trainable["discriminator"]
-        == total_d - lowest
+        == total_d - lowest - transfer.count_parameters(vectors[2:])
         == transfer.count_parameters(discriminator.trainable_weights)
     )
     assert freeze_d.trainable["generator"] == total_g
@@ -221,7 +253,9 @@ def test_strategy_parameter_counts():
     assert freeze_g.trainable["generator"] == total_g - transfer.count_parameters(
         generator.get_layer("g_block1_dense").weights + generator.get_layer("g_block1_norm").weights
     )
-    assert freeze_g.trainable["discriminator"] == total_d  # switching strategy unfreezes what the last one froze
+    assert (
+        freeze_g.trainable["discriminator"] == total_d - state
+    )  # switching strategy unfreezes what the last one froze
     assert "trainable" in str(freeze_g)
 
 

@@ -60,3 +60,16 @@ def test_no_private_keras_attribute_is_used_outside_the_helper():
         if path.name != "keras_internals.py" and private.search(path.read_text())
     ]
     assert offenders == [], f"private Keras attributes outside tgai/core/keras_internals.py: {offenders}"
+
+
+def test_state_weights_are_the_weights_a_layer_created_untrainable_and_survive_freezing():
+    inputs = keras.Input((4, 4, 1))
+    wrapped = keras.layers.SpectralNormalization(keras.layers.Conv2D(2, 3))
+    model = keras.Model(inputs, keras.layers.BatchNormalization()(wrapped(inputs)))
+    names = sorted(weight.name for weight in keras_internals.state_weights(model))
+    assert names == ["moving_mean", "moving_variance", "vector_u"], f"{VERSION}: state_weights found {names}"
+    for layer in model.layers:
+        layer.trainable = False
+    assert sorted(weight.name for weight in keras_internals.state_weights(model)) == names, (
+        f"{VERSION}: freezing changed _non_trainable_variables; fix state_weights"
+    )

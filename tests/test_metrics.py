@@ -309,3 +309,13 @@ def test_balanced_recognisability_caps_each_digit_at_a_tenth():
     assert collapsed.fraction > 0.8 and collapsed.classes <= 2 and collapsed.balanced <= 0.2
     by_hand = metrics.Recognisability(0.5, 2, (15, 5, 0, 0, 0, 0, 0, 0, 0, 0), 0.9, 40)
     assert by_hand.balanced == (4 + 4) / 40  # each digit counts at most 40 / 10 = 4 images
+
+
+def test_the_glyph_judge_reads_typeset_digits_and_names_a_bad_judge():
+    glyphs, labels = data.load("glyphs", "test", limit=200)
+    own = metrics.recognisability(glyphs, judge_name="glyph_judge")
+    assert own.fraction > 0.95 and own.classes == 10, "the glyph judge should read held-out typeset digits"
+    predicted = judge.probabilities(glyphs, name="glyph_judge").argmax(axis=1)
+    assert np.mean(predicted == labels) > 0.95
+    with pytest.raises(ValueError, match="Unknown judge_name"):
+        metrics.recognisability(glyphs, judge_name="imagenet")

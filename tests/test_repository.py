@@ -147,6 +147,11 @@ def test_quality_numbers_in_the_manifest_were_measured_by_todays_judge():
                 f"data/manifest.json: {name}'s KIDs were measured by another judge; "
                 f"run `python -m tgai pretrain {name} --measure`"
             )
+        if any(key.startswith("glyph_judge_") and key != "glyph_judge_sha256" for key in entry):
+            assert entry.get("glyph_judge_sha256") == manifest["glyph_judge"]["sha256"], (
+                f"data/manifest.json: {name}'s glyph-judge numbers were measured by another glyph judge; "
+                f"run `python -m tgai pretrain {name} --measure`"
+            )
 
 
 @pytest.mark.integration

@@ -3,6 +3,11 @@
 Introduced in lesson 00; lessons 03 and 04 measure every generative model in its feature space, and with
 its class probabilities (`tgai.metrics.recognisability`).
 
+A second classifier of the same architecture, the *glyph judge* (`JUDGES["glyph_judge"]`), reads typeset
+digits: it measures a source generator on its own domain (how many of the 10 digits it draws, and how
+evenly), where the handwriting judge would confuse "not handwriting" with "not a digit". It trains on the
+`glyphs` train split and is committed the same way (`python -m tgai pretrain glyph_judge`).
+
 Why a judge: Inception or ImageNet features are meaningless on 32x32 gray digits, and, offline, there are
 no ImageNet weights. A small classifier trained on real handwriting gives a low-dimensional space in which
 handwritten digit shape is what counts. It trains on `mnist_5k`'s judge split only (`TRAINING_DATA`):
@@ -31,6 +36,9 @@ FEATURE_DIMENSION = 128
 FILE_NAME = "judge.weights.h5"
 # The judge's own training data: mnist_5k's judge split, which no comparison uses as its reference.
 TRAINING_DATA = ("mnist_5k", "judge")
+# Every judge: its checkpoint name and its training data (dataset, split). Only the handwriting judge
+# gives KID's feature space; both give class probabilities.
+JUDGES = {"judge": TRAINING_DATA, "glyph_judge": ("glyphs", "train")}
 # Features are scaled so that, on the judge's own training data, the mean of x.x / D is this value. KID's
 # cubic kernel (x.y / D + 1)^3 then works in its useful range; unscaled ReLU features (norm ~20) make the
 # kernel's values, and so KID's noise, dozens of times larger.
@@ -72,10 +80,11 @@ def build(seed: int = 0):
     )
 
 
-def load():
-    """Return the committed judge CNN (sha256 checked), for classifying digits."""
+def load(name: str = "judge"):
+    """Return a committed judge CNN (sha256 checked): `judge` (handwriting) or `glyph_judge` (typeset)."""
+    validation.choice(name, "name", JUDGES)
     model = build()
-    checkpoints.load({"judge": model}, checkpoints.path("judge"), fix="run `python -m tgai pretrain judge`")
+    checkpoints.load({"judge": model}, checkpoints.path(name), fix=f"run `python -m tgai pretrain {name}`")
     return model
 
 
@@ -87,9 +96,9 @@ def clear_caches() -> None:
     _FEATURE_CACHE.clear()
 
 
-@functools.lru_cache(maxsize=1)
-def _classifier():
-    return load()
+@functools.lru_cache(maxsize=len(JUDGES))
+def _classifier(name: str = "judge"):
+    return load(name)
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,15 +151,17 @@ def features(images, batch_size: int = 256) -> np.ndarray:
     return _FEATURE_CACHE[key].copy()
 
 
-def probabilities(images, batch_size: int = 256) -> np.ndarray:
-    """Return the judge's class probabilities (N, 10) for [0, 1] images (resized to 32x32 gray).
+def probabilities(images, batch_size: int = 256, name: str = "judge") -> np.ndarray:
+    """Return a judge's class probabilities (N, 10) for [0, 1] images (resized to 32x32 gray).
 
     Introduced in lesson 00; `tgai.metrics.recognisability` counts the images it is confident about.
+    `name` picks the judge: `judge` (handwriting, the default) or `glyph_judge` (typeset digits).
     """
     images = _checked(images)
     batch_size = validation.positive_int(batch_size, "batch_size")
+    validation.choice(name, "name", JUDGES)
     resized = data.resize(data.to_channels(images, 1), IMAGE_SIZE)
-    model = _classifier()
+    model = _classifier(name)
     logits = [
         np.asarray(model(resized[start : start + batch_size], training=False))
         for start in range(0, len(resized), batch_size)

@@ -212,7 +212,7 @@ class Recognisability:
         return f"{self.fraction:.2f} recognisable ({self.classes} classes, {self.balanced:.2f} balanced)"
 
 
-def recognisability(images, threshold: float = 0.9) -> Recognisability:
+def recognisability(images, threshold: float = 0.9, judge_name: str = "judge") -> Recognisability:
     """The fraction of images the judge gives some class a probability of at least `threshold`.
 
     Introduced in lesson 00. It measures what a learner's eye checks in a sample grid: do these look like
@@ -222,6 +222,8 @@ def recognisability(images, threshold: float = 0.9) -> Recognisability:
     Args:
         images: float NHWC images in [0, 1], at least 16x16 (resized to 32x32 gray for the judge).
         threshold: A probability strictly between 0.1 (chance among 10 classes) and 1.
+        judge_name: `judge` (handwriting, the default) or `glyph_judge`, which reads typeset digits: a
+            source generator's own domain (`tgai.judge.JUDGES`).
 
     Returns:
         A `Recognisability`.
@@ -240,7 +242,8 @@ def recognisability(images, threshold: float = 0.9) -> Recognisability:
             f"image "
             "passes (chance among 10 classes); use e.g. 0.9."
         )
-    probabilities = judge.probabilities(validation.images(images))
+    validation.choice(judge_name, "judge_name", judge.JUDGES)
+    probabilities = judge.probabilities(validation.images(images), name=judge_name)
     confident = probabilities.max(axis=1) >= threshold
     counts = np.bincount(probabilities.argmax(axis=1)[confident], minlength=probabilities.shape[1])
     return Recognisability(

@@ -6,6 +6,7 @@ alone.
 
     force_jit_compile(model, value)   XLA for `train_step` while TensorFlow's op determinism is on
     adding_weights(layer)             new weights on a built layer (LoRA adapters on Conv2DTranspose)
+    state_weights(network)            the weights no optimizer trains, even with every layer trainable
 """
 
 from __future__ import annotations
@@ -45,3 +46,17 @@ def adding_weights(layer):
 def keras_version() -> str:
     """The installed Keras version, which the internals above were checked against."""
     return keras.__version__
+
+
+def state_weights(network) -> list:
+    """The weights a network keeps as state rather than parameters, such as `SpectralNormalization`'s vector.
+
+    Public Keras cannot tell them apart from frozen parameters: `layer.trainable = False` moves a layer's
+    kernel into `non_trainable_weights` too. Each layer keeps the weights it created non-trainable in
+    `_non_trainable_variables`, which freezing leaves alone.
+    """
+    state = {}
+    for layer in network._flatten_layers(include_self=True):
+        for variable in layer._non_trainable_variables:
+            state[id(variable)] = variable
+    return list(state.values())

@@ -1,5 +1,8 @@
 """A small DCGAN for transfer: the generator, the discriminator, and a `GAN` model with its `train_step`.
 
+The generator upsamples by resize-convolution and the discriminator has spectral normalization and a minibatch
+standard deviation: the levers that, measured in `tgai.pretrain.pretrain_gan`, gave the best source.
+
 Introduced in lesson 03 (GAN fine-tuning). The lesson starts a GAN from a source generator and
 discriminator pre-trained on typeset glyphs (committed under `data/`, made by `python -m tgai pretrain gan`)
 and adapts it to a few handwritten digits, comparing transfer strategies with training from scratch.
@@ -18,6 +21,9 @@ Usage notes:
 
 References:
     Radford et al., "Unsupervised Representation Learning with Deep Convolutional GANs" (DCGAN), 2016.
+    Odena et al., "Deconvolution and Checkerboard Artifacts", Distill 2016 (resize-convolution).
+    Miyato et al., "Spectral Normalization for Generative Adversarial Networks", ICLR 2018.
+    Karras et al., "Progressive Growing of GANs" (minibatch standard deviation), ICLR 2018.
     Wang et al., "Transferring GANs: generating images from limited data", ECCV 2018.
     Mo et al., "Freeze the Discriminator: a Simple Baseline for Fine-Tuning GANs" (FreezeD), CVPRW 2020.
     keras-io `examples/generative/dcgan_overriding_train_step.py` for the `train_step` style.
@@ -35,6 +41,7 @@ from tgai.core import config, keras_internals, seeds, validation
 from tgai.models import lora, transfer
 
 LATENT_DIM = 64
+GENERATOR_WIDTH = 192
 IMAGE_SHAPE = (32, 32, 1)
 GENERATOR_BLOCKS = 4  # g_block1 is the latent projection; g_block2..4 each double the resolution.
 DISCRIMINATOR_BLOCKS = 3  # d_block1..3 each halve the resolution.
@@ -43,7 +50,8 @@ _GEOMETRY = {"min_side": 16, "multiple_of": 8, "why": "three stride-2 stages"}
 _ADAM = {"learning_rate": 2e-4, "beta_1": 0.5}  # DCGAN's settings
 
 # Lesson 03's budget: 250 steps at batch 32 is where, on a 2-core CPU with XLA, fine-tuned samples have become
-# handwriting and scratch's are not yet digits (measured on seeds 0 to 4; `make bench` measures longer runs).
+# handwriting (balanced recognisability 0.59 at seed 0) and scratch's are blurred, half-formed digits (0.30 with
+# its EMA warm-up); `make bench` measures longer runs.
 config.register_settings(
     "lesson 03 (tgai.models.gan)",
     class_={"gan_steps": 250, "gan_eval_every": 125, "gan_batch_size": 32},
@@ -51,13 +59,17 @@ config.register_settings(
 )
 
 
-def build_generator(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, width: int = 128, seed: int = 0):
-    """Build the DCGAN generator: latent (latent_dim,) -> image in [-1, 1] (tanh).
+def build_generator(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, width: int = GENERATOR_WIDTH, seed: int = 0):
+    """Build the generator: latent (latent_dim,) -> image in [-1, 1] (tanh), upsampling by resize-convolution.
 
     Introduced in lesson 03. `g_block1` projects the latent to a (H/8, W/8, width) map; `g_block2..4` each
-    double the resolution with a transposed convolution and halve the channels; `g_output` maps to the
-    image's channels. Per-pixel layer normalization (no batch statistics) keeps the EMA copy exact.
-    At 32x32x1 and width 128 it has about 0.3M parameters.
+    double the resolution (nearest-neighbour upsampling, then a 3x3 `Conv2D`) and halve the channels;
+    `g_output` maps to the image's channels. Per-pixel layer normalization (no batch statistics) keeps the
+    EMA copy exact. At 32x32x1 and width 192 it has about 0.4M parameters.
+
+    Resize-convolution rather than transposed convolution (Odena et al., 2016): measured at equal pretraining
+    steps it gave a source as good or better (see `tgai.pretrain`), and its layers are plain `Conv2D`, which
+    Keras' own `enable_lora` adapts (lesson 05).
 
     Args:
         image_shape: (height, width, channels) of the images; sides >= 16 and multiples of 8.
@@ -84,8 +96,9 @@ def build_generator(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, width
     filters = width
     for block in range(2, GENERATOR_BLOCKS + 1):
         filters //= 2
-        x = keras.layers.Conv2DTranspose(
-            filters, 4, strides=2, padding="same", kernel_initializer=initializer(block), name=f"g_block{block}_conv"
+        x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"g_block{block}_up")(x)
+        x = keras.layers.Conv2D(
+            filters, 3, padding="same", kernel_initializer=initializer(block), name=f"g_block{block}_conv"
         )(x)
         x = keras.layers.LayerNormalization(name=f"g_block{block}_norm")(x)
         x = keras.layers.ReLU(name=f"g_block{block}_act")(x)
@@ -94,23 +107,69 @@ def build_generator(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, width
     return keras.Model(latents, outputs, name="generator")
 
 
-def build_discriminator(image_shape=IMAGE_SHAPE, width: int = 32, seed: int = 0):
-    """Build the DCGAN discriminator: image in [-1, 1] -> one logit (real vs fake).
+@keras.saving.register_keras_serializable(package="tgai")
+class SpectralNormalization(keras.layers.SpectralNormalization):
+    """Keras' spectral normalization, which leaves a frozen layer's kernel as it is.
+
+    Keras' wrapper divides the kernel by its largest singular value in place at every training call (one
+    power iteration, its vector `vector_u` a non-trainable weight). A frozen layer must stay bit-identical
+    (FreezeD), so here the update runs only while the layer is trainable; the source's kernels were
+    normalized in pretraining, so a frozen one is already at norm 1. The power iteration starts from a fixed
+    unit vector rather than Keras' unseeded random one, so that the same seed builds the same network.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        size = self.vector_u.shape[-1]
+        self.vector_u.assign(np.full(self.vector_u.shape, 1.0 / np.sqrt(size), np.float32))
+
+    def call(self, inputs, training=False):
+        return super().call(inputs, training=bool(training) and self.trainable)
+
+
+@keras.saving.register_keras_serializable(package="tgai")
+class MinibatchStandardDeviation(keras.layers.Layer):
+    """Append one channel holding the batch's mean feature standard deviation (Karras et al., 2018).
+
+    A discriminator that sees how varied a batch is can reject a generator that draws the same few shapes:
+    a cheap guard against mode collapse. Real and generated batches go through the discriminator separately,
+    so each batch's statistic describes one kind of image.
+    """
+
+    def call(self, inputs):
+        spread = keras.ops.mean(keras.ops.sqrt(keras.ops.var(inputs, axis=0) + 1e-8))
+        return keras.ops.concatenate([inputs, keras.ops.ones_like(inputs[..., :1]) * spread], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+def build_discriminator(
+    image_shape=IMAGE_SHAPE, width: int = 32, seed: int = 0, spectral_norm: bool = True, minibatch_std: bool = True
+):
+    """Build the discriminator: image in [-1, 1] -> one logit (real vs fake).
 
     Introduced in lesson 03. `d_block1..3` each halve the resolution with a stride-2 convolution and double
-    the channels; `d_output` is a linear layer on the flattened (H/8, W/8) map. No normalization, so that
-    batches of real and fake images never mix statistics. At 32x32x1 and width 32, about 0.17M parameters.
+    the channels; `d_output` is a linear layer on the flattened (H/8, W/8) map. No batch normalization, so
+    that batches of real and fake images never mix statistics. At 32x32x1 and width 32, about 0.17M
+    parameters.
 
     Args:
         image_shape: (height, width, channels); sides >= 16 and multiples of 8.
         width: Channels of the first block.
         seed: Seeds the initializers.
+        spectral_norm: Wrap each convolution in `keras.layers.SpectralNormalization` (Miyato et al., 2018),
+            which bounds how sharply the discriminator can change and so steadies the generator's gradients.
+        minibatch_std: Append the batch's feature spread before the output layer (`MinibatchStandardDeviation`).
 
     Returns:
         A functional `keras.Model` named `discriminator`.
     """
     image_shape = validation.image_shape(image_shape, **_GEOMETRY)
     width = validation.positive_int(width, "width", minimum=4)
+    for value, argument in ((spectral_norm, "spectral_norm"), (minibatch_std, "minibatch_std")):
+        if not isinstance(value, bool):
+            raise TypeError(f"{argument} must be True or False; received {validation.describe(value)}.")
     initializer = lambda index: keras.initializers.RandomNormal(
         0.0, 0.02, seeds.derive(seed, "second_network_init", index)
     )
@@ -118,11 +177,22 @@ def build_discriminator(image_shape=IMAGE_SHAPE, width: int = 32, seed: int = 0)
     x = images
     filters = width
     for block in range(1, DISCRIMINATOR_BLOCKS + 1):
-        x = keras.layers.Conv2D(
-            filters, 4, strides=2, padding="same", kernel_initializer=initializer(block), name=f"d_block{block}_conv"
-        )(x)
+        name = f"d_block{block}_conv"
+        convolution = keras.layers.Conv2D(
+            filters,
+            4,
+            strides=2,
+            padding="same",
+            kernel_initializer=initializer(block),
+            name=f"{name}_inner" if spectral_norm else name,
+        )
+        if spectral_norm:  # the wrapper takes the block's name, so that freezing by name freezes both
+            convolution = SpectralNormalization(convolution, name=name)
+        x = convolution(x)
         x = keras.layers.LeakyReLU(0.2, name=f"d_block{block}_act")(x)
         filters *= 2
+    if minibatch_std:
+        x = MinibatchStandardDeviation(name="d_output_std")(x)
     x = keras.layers.Flatten(name="d_output_flatten")(x)
     logits = keras.layers.Dense(1, kernel_initializer=initializer(9), name="d_output_dense")(x)
     return keras.Model(images, logits, name="discriminator")
@@ -207,14 +277,18 @@ class GAN(keras.Model):
 
     def get_config(self) -> dict:
         """The architecture and options (Keras' config): `from_config` builds a GAN like this one, fresh weights."""
+        first = self.discriminator.get_layer("d_block1_conv")
+        spectral_norm = isinstance(first, keras.layers.SpectralNormalization)
         widths = (
             self.generator.get_layer("g_block1_reshape").output.shape[-1],
-            self.discriminator.get_layer("d_block1_conv").filters,
+            (first.layer if spectral_norm else first).filters,
         )
         return {
             "image_shape": self.image_shape,
             "latent_dim": self.latent_dim,
             "widths": widths,
+            "spectral_norm": spectral_norm,
+            "minibatch_std": any(layer.name == "d_output_std" for layer in self.discriminator.layers),
             "ema_decay": self.ema_decay,
             "ema_warmup": self.ema_warmup,
             "augment": self.augment,
@@ -226,15 +300,18 @@ class GAN(keras.Model):
     def from_config(cls, config: dict):
         """Build a GAN with fresh networks drawn from `config["seed"]`; missing keys take `GAN`'s defaults.
 
-        Keys: `image_shape`, `latent_dim`, `widths` (generator, discriminator), `seed`, and `GAN`'s options
-        (`ema_decay`, `ema_warmup`, `augment`, `loss`).
+        Keys: `image_shape`, `latent_dim`, `widths` (generator, discriminator), `spectral_norm` and
+        `minibatch_std` (the discriminator's, both default True), `seed`, and `GAN`'s options (`ema_decay`,
+        `ema_warmup`, `augment`, `loss`).
         """
         options = dict(config)
         seed = options.pop("seed", 0)
         image_shape, latent_dim = options.pop("image_shape", IMAGE_SHAPE), options.pop("latent_dim", LATENT_DIM)
-        generator_width, discriminator_width = options.pop("widths", (128, 32))
+        generator_width, discriminator_width = options.pop("widths", (GENERATOR_WIDTH, 32))
+        discriminator_options = {key: options.pop(key, True) for key in ("spectral_norm", "minibatch_std")}
         generator = build_generator(image_shape, latent_dim, generator_width, seed=seed)
-        return cls(generator, build_discriminator(image_shape, discriminator_width, seed=seed), seed=seed, **options)
+        discriminator = build_discriminator(image_shape, discriminator_width, seed=seed, **discriminator_options)
+        return cls(generator, discriminator, seed=seed, **options)
 
     @property
     def seed(self) -> int:
@@ -312,62 +389,81 @@ class GAN(keras.Model):
         """Map latents to images in [0, 1] with the EMA generator."""
         return (self.ema_generator(latents, training=False) + 1.0) / 2.0
 
+    def train_step(self, real_images):
+        """One discriminator step and one generator step on a batch of real images in [0, 1]."""
+        real_images = real_images * 2.0 - 1.0  # the generator's tanh range
+        batch_size = tf.shape(real_images)[0]
+
+        # Discriminator: score real images high and generated ones low.
+        fake_images = self.generator(self.random_latents(batch_size, draw=0), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(self.augmented(real_images, draw=1), training=True)
+            fake_logits = self.discriminator(self.augmented(fake_images, draw=2), training=True)
+            if self.loss_name == "hinge":
+                d_loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+            else:  # -log D(x) - log(1 - D(G(z))), written with logits
+                d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+        self.apply_gradients(tape, d_loss, self.discriminator, self.d_optimizer)
+
+        # Generator: make the discriminator score its images high. Non-saturating: maximise log D(G(z))
+        # rather than minimise log(1 - D(G(z))), whose gradient vanishes exactly when G is bad.
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(self.random_latents(batch_size, draw=3), training=True)
+            scores = self.discriminator(self.augmented(fake_images, draw=4), training=True)
+            g_loss = -tf.reduce_mean(scores) if self.loss_name == "hinge" else tf.reduce_mean(tf.nn.softplus(-scores))
+        self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
+
+        self.update_ema()
+        values = (d_loss, g_loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits))
+        for tracker, value in zip(self.metrics, values, strict=True):
+            tracker.update_state(tf.reduce_mean(value))
+        return {tracker.name: tracker.result() for tracker in self.metrics}
+
+    # The plumbing `train_step` calls: stateless randomness, DiffAugment, tf.distribute and the EMA.
+
     def step_seed(self, index):
-        """A stateless seed for random draw `index` of this step, from (seed, step, replica, index)."""
+        """A stateless seed for random draw `index` of this step, from (seed, step, replica, index).
+
+        Stateless, so that a resumed run repeats an uninterrupted one exactly; the replica enters, so that
+        replicas under `tf.distribute` draw different latents.
+        """
         context = tf.distribute.get_replica_context()
         replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
         key = tf.stack([tf.cast(self.seed_variable, tf.int64), tf.cast(self.d_optimizer.iterations, tf.int64)])
         return tf.random.experimental.stateless_fold_in(tf.random.experimental.stateless_fold_in(key, replica), index)
 
-    def train_step(self, real_images):
-        """One discriminator step and one generator step on a batch of real images in [0, 1]."""
-        real_images = real_images * 2.0 - 1.0  # the generator's tanh range
-        batch_size = tf.shape(real_images)[0]
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # gradients are summed over replicas
-        hinge = self.loss_name == "hinge"
-        # DiffAugment (if on): the same policy for every image D sees, real or fake, in both steps; each
-        # batch gets its own independent draw (Zhao et al., 2020).
-        seen = lambda images, draw: (
-            augment.diff_augment(images, self.augment, self.step_seed(draw)) if self.augment else images
+    def random_latents(self, batch_size, draw):
+        """Standard-normal latents for this step's random draw `draw`."""
+        return tf.random.stateless_normal([batch_size, self.latent_dim], seed=self.step_seed(draw))
+
+    def augmented(self, images, draw):
+        """Images as the discriminator sees them: DiffAugment's policy (if on), a fresh draw per batch.
+
+        The same policy applies to every image D sees, real or generated, in both steps (Zhao et al., 2020).
+        """
+        return augment.diff_augment(images, self.augment, self.step_seed(draw)) if self.augment else images
+
+    def apply_gradients(self, tape, loss, network, optimizer):
+        """One optimizer step of `network` on `loss`; under `tf.distribute`, gradients are summed over
+        replicas, so each replica contributes its share."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        gradients = tape.gradient(loss, network.trainable_variables)
+        optimizer.apply_gradients(
+            zip([gradient / replicas for gradient in gradients], network.trainable_variables, strict=True)
         )
 
-        # Discriminator: score real images high and generated ones low.
-        latents = tf.random.stateless_normal([batch_size, self.latent_dim], seed=self.step_seed(2))
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(seen(real_images, 0), training=True)
-            fake_logits = self.discriminator(seen(self.generator(latents, training=True), 1), training=True)
-            if hinge:
-                d_loss = tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
-            else:  # -log D(x) - log(1 - D(G(z))), written with logits
-                d_loss = tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
-            replica_share = d_loss / replicas  # inside the tape, so that the gradient flows through it
-        gradients = tape.gradient(replica_share, self.discriminator.trainable_variables)
-        self.d_optimizer.apply_gradients(zip(gradients, self.discriminator.trainable_variables, strict=True))
+    def update_ema(self):
+        """Move the EMA generator towards the generator (with `ema_warmup`, faster while the step is small).
 
-        # Generator: make the discriminator score its images high. Non-saturating: maximise log D(G(z))
-        # rather than minimise log(1 - D(G(z))), whose gradient vanishes exactly when G is bad.
-        latents = tf.random.stateless_normal([batch_size, self.latent_dim], seed=self.step_seed(3))
-        with tf.GradientTape() as tape:
-            scores = self.discriminator(seen(self.generator(latents, training=True), 4), training=True)
-            g_loss = -tf.reduce_mean(scores) if hinge else tf.reduce_mean(tf.nn.softplus(-scores))
-            replica_share = g_loss / replicas
-        gradients = tape.gradient(replica_share, self.generator.trainable_variables)
-        self.g_optimizer.apply_gradients(zip(gradients, self.generator.trainable_variables, strict=True))
-
-        # EMA of the generator's weights. They are equal on every replica after the all-reduce, so the
-        # average is updated once, in cross-replica context (merge_call).
+        The weights are equal on every replica after the all-reduce, so the average is updated once, in
+        cross-replica context (merge_call).
+        """
         step = tf.cast(self.g_optimizer.iterations, tf.float32)
         decay = tf.minimum(self.ema_decay, (1.0 + step) / (10.0 + step)) if self.ema_warmup else self.ema_decay
         pairs = list(zip(self.ema_generator.weights, self.generator.weights, strict=True))
         tf.distribute.get_replica_context().merge_call(
-            lambda _: [a.assign(decay * a + (1.0 - decay) * w) for a, w in pairs]
+            lambda _: [average.assign(decay * average + (1.0 - decay) * weight) for average, weight in pairs]
         )
-
-        for tracker, value in zip(
-            self.metrics, (d_loss, g_loss, tf.sigmoid(real_logits), tf.sigmoid(fake_logits)), strict=True
-        ):
-            tracker.update_state(tf.reduce_mean(value))
-        return {tracker.name: tracker.result() for tracker in self.metrics}
 
     def ema_copy(self):
         """A copy of the EMA generator with its current weights, to keep after the GAN trains on."""

@@ -53,7 +53,7 @@ import re
 import keras
 import numpy as np
 
-from tgai.core import checkpoints, validation
+from tgai.core import checkpoints, keras_internals, validation
 
 # The model modules that follow the contract, by name: the test harness and the benchmarks loop over them.
 MODELS = ("gan", "vae")
@@ -82,7 +82,7 @@ class Strategy:
 
 @dataclasses.dataclass(frozen=True)
 class ParameterReport:
-    """What a strategy left trainable, counted in weights (scalars), per network."""
+    """What a strategy left trainable, counted in parameters (scalars; `parameters`), per network."""
 
     strategy: str
     frozen_layers: tuple[str, ...]
@@ -176,8 +176,18 @@ def freeze(model, strategy: str, blocks: int = 2) -> ParameterReport:
         strategy,
         tuple(layer.name for layer in frozen if layer.weights),
         {name: count_parameters(network.trainable_weights) for name, network in networks.items()},
-        {name: count_parameters(network.weights) for name, network in networks.items()},
+        {name: count_parameters(parameters(network)) for name, network in networks.items()},
     )
+
+
+def parameters(network) -> list:
+    """A network's parameters: its weights less its state (`tgai.core.keras_internals.state_weights`).
+
+    Spectral normalization's power-iteration vector, for one, is a weight that no strategy trains; counting
+    it as frozen would make a fully trainable network look partly frozen.
+    """
+    state = {id(weight) for weight in keras_internals.state_weights(network)}
+    return [weight for weight in network.weights if id(weight) not in state]
 
 
 def start_from(model, source) -> None:
