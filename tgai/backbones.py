@@ -45,7 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from tgai import data
-from tgai.core import assets, caches, config, files, offline_weights, validation
+from tgai.core import assets, caches, config, derived, files, offline_weights, validation
 
 # Lesson 01's budget: images embedded per domain, labels per class for the probe, epochs of the CNN baseline.
 config.register_settings(
@@ -295,7 +295,7 @@ def _weights_fingerprint(backbone: Backbone) -> str:
 
 
 def _cache_files(images: np.ndarray, backbone: Backbone, names: list[str], pooling, cache_dir=None):
-    """Return (where to read the cached features, where to write them): the shared layer is read first."""
+    """Return (where to read the cached features, best first; where to write them): shared layer first."""
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(images).tobytes())
     description = (
@@ -305,21 +305,22 @@ def _cache_files(images: np.ndarray, backbone: Backbone, names: list[str], pooli
     digest.update(description.encode())
     name = f"{backbone.name}-{digest.hexdigest()[:32]}.npz"
     if cache_dir is not None:
-        return pathlib.Path(cache_dir) / name, pathlib.Path(cache_dir) / name
-    return caches.find(f"features/{name}"), caches.writable(f"features/{name}")
+        return [pathlib.Path(cache_dir) / name], pathlib.Path(cache_dir) / name
+    return caches.candidates(f"features/{name}"), caches.writable(f"features/{name}")
 
 
-def _read_cache(file: pathlib.Path, names: list[str]):
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            return {name: archive[name] for name in names}
-    except (OSError, KeyError, ValueError):
-        return None  # A truncated or foreign file is recomputed and overwritten, never trusted.
-
-
-def _write_cache(file: pathlib.Path, results: dict) -> None:
-    with files.atomic_path(file) as temporary:  # a reader never sees a half-written cache file
-        np.savez(temporary, **results)
+def _feature_cache_problem(stored: dict, names: list[str], count: int) -> str | None:
+    """Why loaded features cannot be these images' features, or None if they can."""
+    missing = [name for name in names if name not in stored]
+    if missing:
+        return f"it lacks the layers {missing}"
+    for name in names:
+        features = stored[name]
+        if features.dtype != np.float32 or features.ndim < 2 or len(features) != count:
+            return f"its {name} features are {features.dtype} {features.shape}, expected float32 for {count} images"
+        if not np.isfinite(features).all():
+            return f"its {name} features hold NaN or infinite values"
+    return None
 
 
 def extract(
@@ -372,11 +373,14 @@ def extract(
     batch_size = validation.positive_int(batch_size, "batch_size")
     single = layers is None or isinstance(layers, str)
 
-    stored, destination = _cache_files(images, backbone, names, pooling, cache_dir) if cache else (None, None)
-    if stored is not None and stored.is_file():
-        cached = _read_cache(stored, names)
-        if cached is not None:
-            return cached[names[0]] if single else cached
+    stored, destination = _cache_files(images, backbone, names, pooling, cache_dir) if cache else ([], None)
+    cached = derived.read(
+        stored,
+        lambda path: derived.load_npz(path, names),
+        check=lambda features: _feature_cache_problem(features, names, len(images)),
+    )
+    if cached is not None:
+        return cached[names[0]] if single else cached
 
     model = _extractor(backbone, names)
     show = len(images) > PROGRESS_THRESHOLD if progress is None else bool(progress)
@@ -398,5 +402,6 @@ def extract(
         sys.stderr.write("\n")
     results = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     if destination is not None:
-        _write_cache(destination, results)
+        size = sum(features.nbytes for features in results.values())
+        derived.write(destination, lambda temporary: np.savez(temporary, **results), size=size)
     return results[names[0]] if single else results

@@ -22,7 +22,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from tgai import glyphs, mnist5k
-from tgai.core import assets, caches, files, seeds, validation
+from tgai.core import assets, caches, derived, seeds, validation
 
 BUNDLED = ("glyphs", "glyph_letters", "mnist_5k", "digits")
 ONLINE = ("mnist", "fashion_mnist", "cifar10")
@@ -89,17 +89,36 @@ def _load_glyphs(characters: str, split: str, image_size: int, seed: int):
     render_seed = seed if split == "train" else seeds.derive(seed, "test_split")
     key = f"{'digits' if characters == glyphs.DIGITS else 'letters'}-{split}-{count}-{image_size}-{seed}"
     relative = f"glyphs/glyphs-v{_GLYPH_CACHE_VERSION}-{key}.npz"
-    path = caches.find(relative)
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return stored["images"], stored["labels"]
-        except (OSError, ValueError, KeyError):
-            pass  # A damaged or foreign file: render again and replace it.
+    stored = derived.read(
+        caches.candidates(relative),
+        derived.load_npz,
+        check=lambda stored: _glyph_cache_problem(stored, count, image_size, len(characters)),
+    )
+    if stored is not None:
+        return stored["images"], stored["labels"]
     images, labels = glyphs.render(count, characters, image_size, render_seed)
-    with files.atomic_path(caches.writable(relative)) as temporary:
-        np.savez(temporary, images=images, labels=labels)
+    derived.write(
+        caches.writable(relative),
+        lambda temporary: np.savez(temporary, images=images, labels=labels),
+        size=images.nbytes + labels.nbytes,
+    )
     return images, labels
+
+
+def _glyph_cache_problem(stored: dict, count: int, image_size: int, classes: int) -> str | None:
+    """Why a loaded glyph cache cannot be these glyphs, or None if it can (a foreign or stale file fails here)."""
+    images, labels = stored.get("images"), stored.get("labels")
+    if images is None or labels is None:
+        return f"it holds {sorted(stored)} instead of images and labels"
+    if images.shape != (count, image_size, image_size, 1) or images.dtype != np.float32:
+        return f"its images are {images.dtype} {images.shape}, expected float32 {(count, image_size, image_size, 1)}"
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+        return f"its labels are {labels.dtype} {labels.shape}, expected integers of shape {(count,)}"
+    if not (np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0):
+        return "its images are not all in [0, 1]"
+    if labels.min() < 0 or labels.max() >= classes:
+        return f"its labels are not all in 0..{classes - 1}"
+    return None
 
 
 def _digits_split():

@@ -64,6 +64,16 @@ def find(relative) -> pathlib.Path:
     return writable(relative)
 
 
+def candidates(relative) -> list[pathlib.Path]:
+    """Every place `relative` may be read from, best first: the shared layer's copy, then the cache home's.
+
+    A reader that finds the shared copy damaged falls back to the learner's own (`tgai.core.derived.read`).
+    """
+    relative = _relative(relative)
+    shared = shared_home()
+    return ([shared / relative] if shared is not None else []) + [writable(relative)]
+
+
 def writable(relative) -> pathlib.Path:
     """Return where `relative` is written: always under the learner's cache home."""
     return config.cache_home() / _relative(relative)
