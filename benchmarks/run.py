@@ -6,7 +6,8 @@ Usage:
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
-Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, notebooks
+Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, sweep_gan,
+tutorial_gan, seeds_gan, notebooks
 (`--only`
 also takes the prefixes `throughput` and `transfer`). Results are written after every benchmark; rows of
 benchmarks a run does not measure (`--only`, or an interrupted run) are kept from the output's previous
@@ -41,6 +42,9 @@ BENCHMARKS = (
     "transfer_vae",
     "budget_gan",
     "budget_vae",
+    "sweep_gan",
+    "tutorial_gan",
+    "seeds_gan",
     "notebooks",
 )
 
@@ -60,7 +64,7 @@ def _module_summary(name: str) -> str:
 
 
 def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
-    from benchmarks import budget, extraction, notebooks, throughput, transfer
+    from benchmarks import budget, extraction, notebooks, seeds, sweep, throughput, transfer, tutorial
 
     if name == "throughput_gan":
         return throughput.run("gan", scale, log)
@@ -76,6 +80,12 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return budget.run(scale, log)
     if name == "budget_vae":
         return budget.run_vae(scale, log)
+    if name == "sweep_gan":
+        return sweep.run(scale, log)
+    if name == "tutorial_gan":
+        return tutorial.run(scale, log)
+    if name == "seeds_gan":
+        return seeds.run(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

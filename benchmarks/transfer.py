@@ -132,7 +132,10 @@ def run_gan(scale: common.Scale, log=print) -> list[dict]:
                 # One compiled model per strategy, restarted per run (`experiments.run`): the same result as a
                 # fresh `gan.make`, without retracing.
                 if strategy not in models:
-                    models[strategy], _ = gan.make(strategy, seed=seed)
+                    # Lesson 03's treatment: scratch gets the EMA warm-up and its own sweep's learning rate.
+                    scratch = strategy == "scratch"
+                    rate = common.SCRATCH_LEARNING_RATE if scratch else 2e-4
+                    models[strategy], _ = gan.make(strategy, seed=seed, learning_rate=rate, ema_warmup=scratch)
                 with common.Stopwatch() as watch:
                     result = experiments.run(
                         models[strategy],

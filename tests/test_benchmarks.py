@@ -13,7 +13,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import common, run  # noqa: E402
+from benchmarks import common, run, sweep, tutorial  # noqa: E402
 
 
 def _offline_class_home(tmp_path, monkeypatch):
@@ -166,6 +166,8 @@ def test_tiny_budget_run_compares_fine_tuning_with_scratch_at_every_evaluation(t
     for result in rows:
         assert result["baseline"] and len(result["samples"]) == len(result["baseline_samples"]) == 1
     assert "not reached within 4 steps" in rows[-1]["notes"]
+    # Four steps get neither start to quality: a ratio of two caps would read as a result, so there is none.
+    assert rows[-1]["notes"].startswith("no ratio: fine-tuning never got there either") and rows[-1]["ratio"] is None
 
 
 @pytest.mark.integration
@@ -253,3 +255,56 @@ def test_class_sizes_take_the_smaller_of_the_memory_and_cpu_limits():
     assert "| 64 cores, 256 GiB | 84 | 64 | **64** |" in table
     with pytest.raises(ValueError, match="run `make bench`"):
         class_size.table([])
+
+
+@pytest.mark.integration
+def test_tiny_sweep_names_each_methods_best_rate(tmp_path, monkeypatch):
+    rows = _tiny_rows("sweep_gan", tmp_path, monkeypatch)
+    names = [result["name"] for result in rows]
+    for method, rates in sweep.RATES.items():
+        key = method.replace(" ", "_").lower()
+        assert f"{key}_lr{rates[0]:g}_step4_balanced" in names  # the tiny scale tries one rate per method
+        (best,) = [result for result in rows if result["name"] == f"{key}_best_rate"]
+        assert best["unit"] == "learning rate" and best["median"] == rates[0]
+
+
+@pytest.mark.integration
+def test_tiny_tutorial_run_compares_the_tensorflow_tutorial_with_the_kit(tmp_path, monkeypatch):
+    rows = _tiny_rows("tutorial_gan", tmp_path, monkeypatch)
+    assert [result["name"] for result in rows] == [
+        "seconds_to_quality",
+        "balanced_in_lesson_budget",
+        "kid_in_lesson_budget",
+    ]
+    assert rows[0]["baseline"] == "the TensorFlow DCGAN tutorial from scratch on 1,000 images"
+    assert "not reached in 1 epochs (4 steps" in rows[0]["notes"]
+
+
+def test_the_tutorial_networks_have_the_published_shapes():
+    generator, discriminator = tutorial.build_generator(), tutorial.build_discriminator()
+    assert generator.output_shape == (None, 28, 28, 1) and discriminator.output_shape == (None, 1)
+    # Dense 100 -> 7x7x256 without bias, then 5x5 transposed convolutions 256->128->64->1 without bias; each batch
+    # norm holds 4 numbers per channel.
+    dense, convolutions = 100 * 12544 + 4 * 12544, 25 * 256 * 128 + 4 * 128 + 25 * 128 * 64 + 4 * 64 + 25 * 64
+    assert generator.count_params() == dense + convolutions
+    assert discriminator.count_params() == (25 * 64 + 64) + (25 * 64 * 128 + 128) + (7 * 7 * 128 + 1)
+
+
+def test_scratch_trains_at_the_best_rate_of_the_committed_sweep():
+    rows = json.loads((ROOT / "benchmarks" / "results.json").read_text())["rows"]
+    (best,) = [
+        result for result in rows if result["benchmark"] == "sweep_gan" and result["name"] == "scratch_best_rate"
+    ]
+    assert best["median"] == common.SCRATCH_LEARNING_RATE
+
+
+@pytest.mark.integration
+def test_tiny_seeds_run_records_every_claimed_quantity_per_seed(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_gan", tmp_path, monkeypatch)}
+    for label in ("fine-tune", "scratch"):
+        for step in (0, 2, 4):  # the tiny scale trains 4 steps, evaluated every 2
+            for measure in ("balanced", "recognisable", "classes", "kid"):
+                assert rows[f"{label}_{measure}_step{step}"]["repeats"] == 1  # one seed at the tiny scale
+    assert rows["kid_ratio_step4"]["unit"] == "ratio" and rows["balanced_margin_step4"]["unit"] == "fraction"
+    assert 0 < rows["memorisation_pixels"]["median"] and 0 < rows["memorisation_judge"]["median"]
+    assert rows["fine-tune_kid_step0"]["unit"] == "KID x1000"

@@ -249,6 +249,18 @@ def test_nearest_training_images_finds_copies_and_their_distances():
     assert distances[:2] == pytest.approx([0.0, 0.0], abs=1e-5) and distances[2] == pytest.approx(expected, rel=1e-6)
 
 
+def test_nearest_in_the_judge_space_measures_feature_distance(digits):
+    images, _ = digits
+    training_images = images[:20]
+    samples = np.concatenate([training_images[[4, 9]], images[20:22]])
+    indices, distances = metrics.nearest_training_images(samples, training_images, space="judge")
+    assert list(indices[:2]) == [4, 9] and distances[:2] == pytest.approx([0.0, 0.0], abs=1e-3)
+    features = metrics.judge_features(samples[2:3]) - metrics.judge_features(training_images)
+    assert distances[2] == pytest.approx(np.sqrt((features**2).sum(1)).min(), rel=1e-4)
+    with pytest.raises(ValueError, match="space"):
+        metrics.nearest_training_images(samples, training_images, space="vgg")
+
+
 def test_kid_x1000_is_a_thousand_times_the_judge_kid(digits):
     images, _ = digits
     reference = metrics.judge_features(images[20:])

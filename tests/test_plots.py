@@ -172,3 +172,16 @@ def test_bar_chart_errors():
         plots.bar_chart({}, [1], title="t", xlabel="x", ylabel="y")
     with pytest.raises(ValueError, match="one value per category"):
         plots.bar_chart({"a": [1, 2, 3]}, [1, 2], title="t", xlabel="x", ylabel="y")
+
+
+def test_mosaic_tiles_with_gaps_and_panels_are_titled():
+    images = np.stack([np.full((4, 4, 1), value, np.float32) for value in (0.0, 1.0, 0.25)])
+    canvas = plots.mosaic(images, columns=2, gap=1)
+    assert canvas.shape == (9, 9, 1)
+    assert canvas[0, 0, 0] == 0.0 and canvas[0, 5, 0] == 1.0 and canvas[5, 0, 0] == 0.25
+    assert canvas[4, 0, 0] == 0.5 and canvas[5, 5, 0] == 0.5  # the gap, and the empty fourth tile
+    figure = plots.sample_panels({"real": images, "fake": images[:2]}, title="Samples")
+    assert [axis.get_title() for axis in figure.axes] == ["real", "fake"]
+    assert figure._suptitle.get_text() == "Samples"
+    with pytest.raises(TypeError, match="panels must be a non-empty dict"):
+        plots.sample_panels([], title="x")

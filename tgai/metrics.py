@@ -156,25 +156,39 @@ def kid_x1000(samples, reference_features, subsets: int = 50, seed: int = 0) -> 
     )
 
 
-def nearest_training_images(samples, training_images):
-    """For each sample, the index of its nearest training image and the pixel-space (L2) distance.
+NEAREST_SPACES = ("pixels", "judge")
+
+
+def nearest_training_images(samples, training_images, space: str = "pixels"):
+    """For each sample, the index of its nearest training image and the L2 distance to it.
 
     Introduced in lesson 03 as a memorisation check: a generator that copies its few training images has
     nearest-neighbour distances far below those of fresh held-out images. It cannot tell "not memorising"
     from "poor samples": blurry or broken samples are far from every training image too.
+
+    Args:
+        samples: float NHWC images in [0, 1].
+        training_images: float NHWC images in [0, 1], of the same shape.
+        space: `"pixels"` (raw pixel vectors: thin, simple strokes such as 1s are near everything, so pixel
+            distance favours them) or `"judge"` (the judge CNN's 128-d features, `judge_features`, where
+            distance follows digit shape more than ink).
 
     Returns:
         `(indices, distances)`, NumPy arrays of length len(samples).
     """
     samples = validation.images(samples, "samples")
     training_images = validation.images(training_images, "training_images")
-    a = samples.reshape(len(samples), -1).astype(np.float64)
-    b = training_images.reshape(len(training_images), -1).astype(np.float64)
-    if a.shape[1] != b.shape[1]:
+    validation.choice(space, "space", NEAREST_SPACES)
+    if samples.shape[1:] != training_images.shape[1:]:
         raise ValueError(
             f"samples {samples.shape[1:]} and training_images {training_images.shape[1:]} must have the same image "
             f"shape."
         )
+    if space == "judge":
+        a, b = judge_features(samples).astype(np.float64), judge_features(training_images).astype(np.float64)
+    else:
+        a = samples.reshape(len(samples), -1).astype(np.float64)
+        b = training_images.reshape(len(training_images), -1).astype(np.float64)
     squared = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
     indices = np.argmin(squared, axis=1)
     return indices, np.sqrt(np.maximum(squared[np.arange(len(a)), indices], 0.0))

@@ -1,4 +1,4 @@
-"""Figures for the lessons: labelled image grids, training curves, feature-map mosaics, 2-D embeddings, bar charts.
+"""Figures for the lessons: image grids, sample mosaics, training curves, feature-map mosaics, embeddings, bars.
 
 Introduced in lesson 00. Every figure has a title and axis labels; image grids label their rows or tiles.
 Each function draws and returns the matplotlib `Figure` (it does not call `plt.show()`), so a notebook
@@ -62,6 +62,56 @@ def image_grid(images, titles=None, columns: int = 10, title: str = "", row_labe
     if row_labels is not None:
         for row, label in enumerate(row_labels):
             axes[row, 0].set_ylabel(str(label), rotation=0, ha="right", va="center", fontsize=9)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def mosaic(images, columns: int = 8, gap: int = 2) -> np.ndarray:
+    """Tile images into one array, `columns` per row, with `gap` pixels of mid-gray between tiles."""
+    images = validation.images(images)
+    columns = validation.positive_int(columns, "columns")
+    count, height, width, channels = images.shape
+    rows = int(np.ceil(count / columns))
+    canvas = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, channels), 0.5, np.float32)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        canvas[
+            row * (height + gap) : row * (height + gap) + height,
+            column * (width + gap) : column * (width + gap) + width,
+        ] = image
+    return canvas
+
+
+def sample_panels(panels: dict, title: str, columns: int = 8, panel_size: float = 4.2, panels_per_row: int = 2):
+    """Side-by-side mosaics of many samples each, large enough to judge strokes: `{panel title: images}`.
+
+    Introduced in lesson 03, to set 64 generated digits beside 64 real ones. Each panel is one image (tiles
+    separated by gray lines), so that sixty-four tiles stay large.
+
+    Args:
+        panels: `{title: float NHWC images in [0, 1]}`, drawn in order, left to right, then down.
+        title: Figure title.
+        columns: Tiles per row within a panel.
+        panel_size: Width of one panel in inches.
+        panels_per_row: Panels side by side.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError(f"panels must be a non-empty dict {{title: images}}; received {validation.describe(panels)}.")
+    panels_per_row = validation.positive_int(panels_per_row, "panels_per_row")
+    rows = int(np.ceil(len(panels) / panels_per_row))
+    figure, axes = plt.subplots(
+        rows, panels_per_row, figsize=(panels_per_row * panel_size, rows * panel_size + 0.5), squeeze=False
+    )
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, (label, images) in zip(axes.flat, panels.items(), strict=False):
+        canvas = mosaic(images, columns)
+        axis.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray", vmin=0.0, vmax=1.0)
+        axis.set_title(str(label), fontsize=11)
     figure.suptitle(title)
     figure.tight_layout()
     return figure
