@@ -83,7 +83,7 @@ def mosaic(images, columns: int = 8, gap: int = 2) -> np.ndarray:
     return canvas
 
 
-def sample_panels(panels: dict, title: str, columns: int = 8, panel_size: float = 4.2, panels_per_row: int = 2):
+def sample_panels(panels: dict, title: str, columns: int = 8, panel_size: float = 3.4, panels_per_row: int = 2):
     """Side-by-side mosaics of many samples each, large enough to judge strokes: `{panel title: images}`.
 
     Introduced in lesson 03, to set 64 generated digits beside 64 real ones. Each panel is one image (tiles
@@ -110,7 +110,9 @@ def sample_panels(panels: dict, title: str, columns: int = 8, panel_size: float 
         axis.set_axis_off()
     for axis, (label, images) in zip(axes.flat, panels.items(), strict=False):
         canvas = mosaic(images, columns)
-        axis.imshow(canvas[..., 0] if canvas.shape[-1] == 1 else canvas, cmap="gray", vmin=0.0, vmax=1.0)
+        # Nearest: each generated pixel stays one sharp block, as the judge sees it.
+        shown = canvas[..., 0] if canvas.shape[-1] == 1 else canvas
+        axis.imshow(shown, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         axis.set_title(str(label), fontsize=11)
     figure.suptitle(title)
     figure.tight_layout()
