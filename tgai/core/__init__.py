@@ -10,6 +10,7 @@
     offline_weights the VGG16 trunk used offline
     checkpoints     the committed weights under data/: one format, sha256, the manifest
     results         lessons' summary.json
+    measured        the committed benchmark rows that lessons cite (benchmarks/results.json)
     lessons         the one list of lessons, and the tables generated from it
 
 Submodules are imported on first use (`tgai.core.config`, `from tgai.core import files`).
