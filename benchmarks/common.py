@@ -50,7 +50,7 @@ class Scale:
     sweep_rates: int = 4  # How many of each method's rates (benchmarks.sweep.RATES), from the smallest.
     tutorial_epochs: int = 50  # The TensorFlow DCGAN tutorial's recipe (tutorial_gan): epochs, and between evaluations.
     tutorial_eval_epochs: int = 5
-    seed_count: int = 20  # Lesson 03's claims over many seeds (seeds_gan): one run per seed.
+    seed_count: int = 20  # Lessons 03 and 05: claims over many seeds (seeds_gan, seeds_lora): one run per seed.
     seeds_steps: int | None = None  # None: the profile's gan_steps and gan_eval_every.
     seeds_eval_every: int | None = None
 
@@ -76,8 +76,8 @@ def quality_text() -> str:
 # tests/test_benchmarks.py checks it against the committed sweep.
 SCRATCH_LEARNING_RATE = 1e-3
 
-# The full scale is budgeted to fit `make bench` into about 50 minutes on a 2-core CPU, notebooks included
-# (budget_gan, lesson 03's 1,000-step picture, takes about 16 of them; budget_vae about 8).
+# At the full scale `make bench` takes about three hours on a 2-core CPU, notebooks included: most of it the
+# lessons' evidence (sweep_gan about 30 minutes, seeds_gan 17, seeds_lora about 40, budget_gan 19, budget_vae 8).
 # Transfer runs use fixed step counts (GAN 100 steps, VAE 200, evaluated every 25) so that the comparison does
 # not move when a lesson's class profile is retuned; batch sizes come from the profile.
 SCALES = {
@@ -633,7 +633,7 @@ def readme_section(results: dict) -> str:
             "",
         ]
     lines += [
-        "Reproduce: `make bench` (about 50 minutes on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
+        "Reproduce: `make bench` (about three hours on a 2-core CPU; writes `benchmarks/RESULTS.md` and "
         "`benchmarks/results.json`), `make bench-quick` for a 3-minute smoke run (written to "
         "`build/benchmarks-quick/`), `.venv/bin/python benchmarks/run.py --only throughput extraction` for a "
         "subset, and `bash benchmarks/gpu.sh` for the `full` profile on a GPU. The benchmarks measure and never "

@@ -1,17 +1,15 @@
 """Run the tgai benchmarks and write `RESULTS.md` and `results.json` (`make bench`, `make bench-quick`).
 
 Usage:
-    python benchmarks/run.py                      # everything, about 50 minutes on a 2-core CPU
+    python benchmarks/run.py                      # everything, about three hours on a 2-core CPU
     python benchmarks/run.py --quick              # smoke run, 2-3 minutes, written to build/benchmarks-quick/
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
 Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, sweep_gan,
-tutorial_gan, seeds_gan, notebooks
-(`--only`
-also takes the prefixes `throughput` and `transfer`). Results are written after every benchmark; rows of
-benchmarks a run does not measure (`--only`, or an interrupted run) are kept from the output's previous
-`results.json`, each table saying which run measured it.
+tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, notebooks (`--only` also takes the prefixes `throughput` and
+`transfer`). Results are written after every benchmark; rows of benchmarks a run does not measure (`--only`, or
+an interrupted run) are kept from the output's previous `results.json`, each table saying which run measured it.
 
 The benchmarks measure and never assert: a slow result is a row to read, not a failure. Runs are offline
 (`TGAI_OFFLINE=1` unless already set) and in the `class` profile unless `TGAI_PROFILE` says otherwise.
@@ -45,6 +43,8 @@ BENCHMARKS = (
     "sweep_gan",
     "tutorial_gan",
     "seeds_gan",
+    "seeds_lora",
+    "seeds_lora_vae",
     "notebooks",
 )
 
@@ -86,6 +86,10 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return tutorial.run(scale, log)
     if name == "seeds_gan":
         return seeds.run(scale, log)
+    if name == "seeds_lora":
+        return seeds.run_lora(scale, log)
+    if name == "seeds_lora_vae":
+        return seeds.run_lora_vae(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

@@ -308,3 +308,24 @@ def test_tiny_seeds_run_records_every_claimed_quantity_per_seed(tmp_path, monkey
     assert rows["kid_ratio_step4"]["unit"] == "ratio" and rows["balanced_margin_step4"]["unit"] == "fraction"
     assert 0 < rows["memorisation_pixels"]["median"] and 0 < rows["memorisation_judge"]["median"]
     assert rows["fine-tune_kid_step0"]["unit"] == "KID x1000"
+
+
+@pytest.mark.integration
+def test_tiny_lora_seeds_run_records_each_method_and_both_adapters(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_lora", tmp_path, monkeypatch)}
+    for label in ("source", "full", "freeze_g", "LoRA r1", "LoRA r4", "LoRA r16"):
+        for measure, unit in (("kid", "KID x1000"), ("balanced", "fraction"), ("classes", "digits")):
+            assert rows[f"{label}_{measure}"]["unit"] == unit and rows[f"{label}_{measure}"]["repeats"] == 1
+    for adapter in ("digits", "letters"):
+        for reference in ("digits", "letters"):
+            assert rows[f"{adapter}_adapter_kid_to_{reference}"]["median"] > 0
+    assert "adapters at 0.002" in rows["full_kid"]["notes"]
+
+
+@pytest.mark.integration
+def test_tiny_lora_vae_seeds_run_records_each_ranks_gap_to_decoder_only(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_lora_vae", tmp_path, monkeypatch)}
+    for label in ("source", "decoder_only", "LoRA r1", "LoRA r4", "LoRA r16"):
+        assert rows[f"{label}_negative_elbo"]["unit"] == "nats" and rows[f"{label}_negative_elbo"]["median"] > 0
+    gap = rows["LoRA r4_minus_decoder_only"]["median"]
+    assert gap == pytest.approx(rows["LoRA r4_negative_elbo"]["median"] - rows["decoder_only_negative_elbo"]["median"])
