@@ -27,6 +27,8 @@ held-out digits); rows of each method's -ELBO and of each rank's difference from
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from benchmarks import common
@@ -130,6 +132,49 @@ LORA_RANKS = (1, 4, 16)
 LETTERS_PER_CLASS = 4  # lesson 05's second adapter: 104 typeset capitals
 
 
+def _lora_seed(seed: int, source, steps: int, samples: int) -> dict[str, float]:
+    """Lesson 05's GAN runs for one seed: every method's evaluation and the two adapters' KIDs, by row name."""
+    from tgai import data, metrics
+    from tgai.models import gan
+
+    pair = data.domain_pair(n_target=TARGET_COUNT, seed=seed)
+    evaluate = gan.sample_evaluation(pair.heldout_images, samples)
+    builders = {
+        "full": lambda: gan.make("full", source=source, seed=seed, ema_warmup=False)[0],
+        "freeze_g": lambda: gan.make("freeze_g", blocks=2, source=source, seed=seed, ema_warmup=False)[0],
+    }
+    for rank in LORA_RANKS:
+        builders[f"LoRA r{rank}"] = lambda rank=rank: gan.make_lora(
+            rank, source, seed=seed, learning_rate=LORA_LEARNING_RATE
+        )
+    quality = {"source": evaluate(source, seed)}
+    trained = {}
+    for label, build in builders.items():
+        trained[label] = build()
+        gan.train(trained[label], pair.target_images, steps, 32, seed=seed)
+        quality[label] = evaluate(trained[label], seed)
+    values = {
+        f"{label}_{measure}": float(measured[measure])
+        for label, measured in quality.items()
+        for measure in ("kid", "balanced", "recognisable", "classes")
+    }
+    letter_images, letter_labels = data.load("glyph_letters", "train", seed=seed)
+    letter_target, _ = data.few_shot(letter_images, letter_labels, LETTERS_PER_CLASS, seed=seed)
+    letters = gan.make_lora(4, source, seed=seed, learning_rate=LORA_LEARNING_RATE)
+    gan.train(letters, letter_target, steps, 32, seed=seed)
+    letters_heldout, _ = data.load("glyph_letters", "test", seed=seed, limit=samples)
+    references = {
+        "digits": metrics.judge_features(pair.heldout_images[:samples]),
+        "letters": metrics.judge_features(letters_heldout),
+    }
+    latents = gan.latents(samples, seed=seed)
+    for name, model in (("digits", trained["LoRA r4"]), ("letters", letters)):
+        drawn = gan.generate(model.ema_generator, latents)
+        for reference, features in references.items():
+            values[f"{name}_adapter_kid_to_{reference}"] = metrics.kid_x1000(drawn, features, seed=seed)
+    return values
+
+
 def run_lora(scale: common.Scale, log=print) -> list[dict]:
     """seeds_lora: lesson 05's GAN claims over many seeds, one run of each method per seed.
 
@@ -141,64 +186,45 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
     asserts, with every seed's value: the untrained source's and each method's KID x 1000 (judge space),
     balanced recognisability and digits covered, and the letters section's KIDs of each adapter's samples to
     held-out handwriting and to held-out letters.
+
+    At the full scale (about 40 minutes) each seed's values are also kept in `build/benchmark-progress/`, keyed by
+    the settings, so that a run that stops part-way (a crash, a closed laptop) resumes at the next seed. On
+    2026-12-07 two runs on this machine type stopped with a segmentation fault in libgcc_s after about 13 seeds
+    (some 80 GAN models built, compiled with XLA and trained in one process); each rerun resumed and finished.
     """
     import tgai
-    from tgai import data, metrics
     from tgai.models import gan
 
     profile = tgai.profile()
     steps = scale.seeds_steps or profile.lora_gan_steps
     # The lesson's sample count at the full scale (the claims' thresholds are read against it); fewer when smoke.
     samples = profile.kid_samples if scale.name == "full" else scale.kid_samples
-    source = gan.load_source()
-    values: dict[str, list[float]] = {}
-
-    def record(name, value):
-        values.setdefault(name, []).append(float(value))
-
-    for seed in range(scale.seed_count):
-        pair = data.domain_pair(n_target=TARGET_COUNT, seed=seed)
-        evaluate = gan.sample_evaluation(pair.heldout_images, samples)
-        builders = {
-            "full": lambda seed=seed: gan.make("full", source=source, seed=seed, ema_warmup=False)[0],
-            "freeze_g": lambda seed=seed: gan.make("freeze_g", blocks=2, source=source, seed=seed, ema_warmup=False)[0],
-        }
-        for rank in LORA_RANKS:
-            builders[f"LoRA r{rank}"] = lambda rank=rank, seed=seed: gan.make_lora(
-                rank, source, seed=seed, learning_rate=LORA_LEARNING_RATE
-            )
-        quality = {"source": evaluate(source, seed)}
-        trained = {}
-        for label, build in builders.items():
-            trained[label] = build()
-            gan.train(trained[label], pair.target_images, steps, 32, seed=seed)
-            quality[label] = evaluate(trained[label], seed)
-        for label, measured in quality.items():
-            for measure in ("kid", "balanced", "recognisable", "classes"):
-                record(f"{label}_{measure}", measured[measure])
-        letter_images, letter_labels = data.load("glyph_letters", "train", seed=seed)
-        letter_target, _ = data.few_shot(letter_images, letter_labels, LETTERS_PER_CLASS, seed=seed)
-        letters = gan.make_lora(4, source, seed=seed, learning_rate=LORA_LEARNING_RATE)
-        gan.train(letters, letter_target, steps, 32, seed=seed)
-        letters_heldout, _ = data.load("glyph_letters", "test", seed=seed, limit=samples)
-        references = {
-            "digits": metrics.judge_features(pair.heldout_images[:samples]),
-            "letters": metrics.judge_features(letters_heldout),
-        }
-        latents = gan.latents(samples, seed=seed)
-        for name, model in (("digits", trained["LoRA r4"]), ("letters", letters)):
-            drawn = gan.generate(model.ema_generator, latents)
-            for reference, features in references.items():
-                record(f"{name}_adapter_kid_to_{reference}", metrics.kid_x1000(drawn, features, seed=seed))
-        log(
-            f"  seeds_lora: seed {seed}: "
-            + ", ".join(f"{label} KID {q['kid']:.1f} balanced {q['balanced']:.2f}" for label, q in quality.items())
-        )
     setting = (
         f"N={TARGET_COUNT} drawn with each seed, {steps} steps at batch 32, {samples} samples per evaluation, "
         f"adapters at {LORA_LEARNING_RATE:g}, full and freeze_g at 2e-4, one run per seed, seeds "
         f"0-{scale.seed_count - 1}"
     )
+    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_lora"
+    source = gan.load_source()
+    values: dict[str, list[float]] = {}
+    for seed in range(scale.seed_count):
+        kept = progress / f"seed{seed}-{steps}steps-{samples}samples-lr{LORA_LEARNING_RATE:g}.json"
+        if scale.name == "full" and kept.is_file():
+            measured = json.loads(kept.read_text())
+        else:
+            measured = _lora_seed(seed, source, steps, samples)
+            if scale.name == "full":
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(json.dumps(measured))
+        for name, value in measured.items():
+            values.setdefault(name, []).append(float(value))
+        log(
+            f"  seeds_lora: seed {seed}: "
+            + ", ".join(
+                f"{label} KID {measured[label + '_kid']:.1f} balanced {measured[label + '_balanced']:.2f}"
+                for label in ("source", "full", "freeze_g", *(f"LoRA r{rank}" for rank in LORA_RANKS))
+            )
+        )
     units = {"balanced": "fraction", "recognisable": "fraction", "classes": "digits", "kid": "KID x1000"}
     return [
         common.row(
