@@ -494,9 +494,16 @@ def readme_section(results: dict) -> str:
             "medians over repeats or seeds. Full table with spreads: [benchmarks/RESULTS.md](benchmarks/RESULTS.md).",
             "",
         ]
-        if len(runs) > 1:
-            lines[-2] = lines[-2].replace(
-                "Measured by `make bench`", f"Measured by `benchmarks/run.py` in {len(runs)} runs (see RESULTS.md)"
+        if len(runs) > 1:  # name every processor and the dates of all runs, not only the newest run's
+            models = ", ".join(sorted({run["machine"]["cpu_model"] for run in runs}))
+            dates = sorted(run["started"][:10] for run in runs)
+            lines[-2] = (
+                lines[-2]
+                .replace(
+                    "Measured by `make bench`", f"Measured by `benchmarks/run.py` in {len(runs)} runs (see RESULTS.md)"
+                )
+                .replace(f"({machine['cpu_model']})", f"({models})")
+                .replace(f", {latest['started'][:10]}.", f", {dates[0]} to {dates[-1]}.")
             )
         if results.get("notes"):
             peak = max(max(entry["load_start"], entry["load_end"]) for entry in runs)

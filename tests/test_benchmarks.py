@@ -329,3 +329,18 @@ def test_tiny_lora_vae_seeds_run_records_each_ranks_gap_to_decoder_only(tmp_path
         assert rows[f"{label}_negative_elbo"]["unit"] == "nats" and rows[f"{label}_negative_elbo"]["median"] > 0
     gap = rows["LoRA r4_minus_decoder_only"]["median"]
     assert gap == pytest.approx(rows["LoRA r4_negative_elbo"]["median"] - rows["decoder_only_negative_elbo"]["median"])
+
+
+def test_the_performance_header_names_every_processor_and_the_dates_of_all_runs():
+    def measured_run(started, cpu_model):
+        return {
+            "started": started,
+            "machine": {"cores": 2, "cpu_model": cpu_model, "gpu": None},
+            "versions": {"tensorflow": "x", "keras": "y", "tgai": "z"},
+        }
+
+    runs = [measured_run("2026-01-01 00:00:00 UTC", "CPU A"), measured_run("2026-01-05 00:00:00 UTC", "CPU B")]
+    header = common.readme_section({"runs": runs, "rows": []}).splitlines()[2]
+    assert "in 2 runs" in header and "(CPU A, CPU B)" in header and "2026-01-01 to 2026-01-05." in header
+    single = common.readme_section({"runs": runs[:1], "rows": []}).splitlines()[2]
+    assert "Measured by `make bench`" in single and "(CPU A)" in single and ", 2026-01-01." in single
