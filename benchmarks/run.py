@@ -7,9 +7,10 @@ Usage:
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
 Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, sweep_gan,
-tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, notebooks (`--only` also takes the prefixes `throughput` and
-`transfer`). Results are written after every benchmark; rows of benchmarks a run does not measure (`--only`, or
-an interrupted run) are kept from the output's previous `results.json`, each table saying which run measured it.
+tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, notebooks (`--only` also takes the prefixes `throughput`,
+`transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run does not measure
+(`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table saying which run
+measured it.
 
 The benchmarks measure and never assert: a slow result is a row to read, not a failure. Runs are offline
 (`TGAI_OFFLINE=1` unless already set) and in the `class` profile unless `TGAI_PROFILE` says otherwise.
@@ -101,10 +102,13 @@ def select(only) -> list[str]:
         return list(BENCHMARKS)
     chosen = []
     for name in only:
-        matches = [benchmark for benchmark in BENCHMARKS if benchmark == name or benchmark.startswith(name + "_")]
+        # A benchmark's own name selects it alone (seeds_lora, not seeds_lora_vae too); other names are prefixes.
+        prefixed = [benchmark for benchmark in BENCHMARKS if benchmark.startswith(name + "_")]
+        matches = [name] if name in BENCHMARKS else prefixed
         if not matches:
             raise SystemExit(
-                f"run.py: unknown benchmark {name!r}. Choose from: {', '.join(BENCHMARKS)} (or throughput, transfer)."
+                f"run.py: unknown benchmark {name!r}. Choose from: {', '.join(BENCHMARKS)} "
+                "(or throughput, transfer, seeds)."
             )
         chosen += [match for match in matches if match not in chosen]
     return [benchmark for benchmark in BENCHMARKS if benchmark in chosen]

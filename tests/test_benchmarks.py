@@ -108,6 +108,8 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
     assert run.select(None) == list(run.BENCHMARKS)
     assert run.select(["transfer"]) == ["transfer_gan", "transfer_vae"]
     assert run.select(["notebooks", "throughput_vae"]) == ["throughput_vae", "notebooks"]
+    assert run.select(["seeds_lora"]) == ["seeds_lora"]  # a name, not the prefix of seeds_lora_vae
+    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae"]
     with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
         run.select(["speed"])
 
