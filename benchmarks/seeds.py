@@ -188,11 +188,13 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
     held-out handwriting and to held-out letters.
 
     At the full scale (about 40 minutes) each seed's values are also kept in `build/benchmark-progress/`, keyed by
-    the settings, so that a run that stops part-way (a crash, a closed laptop) resumes at the next seed. On
-    2026-12-07 two runs on this machine type stopped with a segmentation fault in libgcc_s after about 13 seeds
-    (some 80 GAN models built, compiled with XLA and trained in one process); each rerun resumed and finished.
+    the source checkpoint and the settings, so that a run that stops part-way (a crash, a closed laptop) resumes
+    at the next seed. On 2026-12-07 two runs on this machine type stopped with a segmentation fault in libgcc_s
+    after about 13 seeds (some 80 GAN models built, compiled with XLA and trained in one process); each rerun
+    resumed and finished.
     """
     import tgai
+    from tgai.core import checkpoints
     from tgai.models import gan
 
     profile = tgai.profile()
@@ -204,7 +206,9 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
         f"adapters at {LORA_LEARNING_RATE:g}, full and freeze_g at 2e-4, one run per seed, seeds "
         f"0-{scale.seed_count - 1}"
     )
-    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_lora"
+    # Kept values are reused only for the same source checkpoint and settings: a retrained source starts afresh.
+    source_sha256 = checkpoints.manifest()["gan"]["sha256"][:12]
+    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_lora" / source_sha256
     source = gan.load_source()
     values: dict[str, list[float]] = {}
     for seed in range(scale.seed_count):
