@@ -109,7 +109,7 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
     assert run.select(["transfer"]) == ["transfer_gan", "transfer_vae"]
     assert run.select(["notebooks", "throughput_vae"]) == ["throughput_vae", "notebooks"]
     assert run.select(["seeds_lora"]) == ["seeds_lora"]  # a name, not the prefix of seeds_lora_vae
-    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae"]
+    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae", "seeds_vae"]
     with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
         run.select(["speed"])
 
@@ -331,6 +331,32 @@ def test_tiny_lora_vae_seeds_run_records_each_ranks_gap_to_decoder_only(tmp_path
         assert rows[f"{label}_negative_elbo"]["unit"] == "nats" and rows[f"{label}_negative_elbo"]["median"] > 0
     gap = rows["LoRA r4_minus_decoder_only"]["median"]
     assert gap == pytest.approx(rows["LoRA r4_negative_elbo"]["median"] - rows["decoder_only_negative_elbo"]["median"])
+
+
+@pytest.mark.integration
+def test_tiny_vae_seeds_run_records_every_quantity_lesson_04_asserts(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_vae", tmp_path, monkeypatch)}
+    for label in (
+        "full",
+        "decoder_only",
+        "encoder_only",
+        "scratch",
+        "far",
+        "few_near",
+        "few_far",
+        "few_scratch",
+        "few_anchored",
+        "perceptual",
+    ):
+        for measure in ("test_end", "test_at_chosen", "validation_rise"):
+            assert rows[f"{label}_{measure}"]["unit"] == "nats" and rows[f"{label}_{measure}"]["repeats"] == 1
+        assert rows[f"{label}_chosen_step"]["median"] in (0, 2, 4)  # the tiny scale: 4 steps, evaluated every 2
+    for label in ("source", "full", "decoder_only", "scratch"):
+        assert 0 <= rows[f"{label}_mixture_balanced"]["median"] <= 1
+        assert rows[f"{label}_mixture_kid"]["unit"] == "KID x1000"
+    assert rows["source_test"]["median"] > 0 and rows["far_zero_shot_test"]["median"] > 0
+    assert rows["pixel_sharpness"]["unit"] == "ratio" and rows["perceptual_distance"]["median"] > 0
+    assert "step chosen on 500 validation digits" in rows["full_test_end"]["notes"]
 
 
 def test_the_performance_header_names_every_processor_and_the_dates_of_all_runs():

@@ -552,9 +552,98 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus():
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
 
 
-def test_each_source_reads_its_own_latent_size_from_the_manifest(monkeypatch):
-    entries = {"vae": {"latent_dim": 16}, "vae_letters": {"latent_dim": 8}}
+def test_each_source_reads_its_own_architecture_from_the_manifest(monkeypatch):
+    entries = {"vae": {"latent_dim": 16, "widths": [32, 64]}, "vae_letters": {"latent_dim": 8}}
     monkeypatch.setattr(tgai.core.checkpoints, "manifest", lambda: entries)
-    assert tgai.models.vae._source_latent_dim("vae") == 16
-    assert tgai.models.vae._source_latent_dim("vae_letters") == 8
-    assert tgai.models.vae._source_latent_dim() == 16  # the near source by default
+    assert tgai.models.vae.source_architecture("vae") == {"latent_dim": 16, "widths": (32, 64)}
+    # an entry without widths was trained at the default widths
+    assert tgai.models.vae.source_architecture("vae_letters") == {"latent_dim": 8, "widths": tgai.models.vae.WIDTHS}
+    assert tgai.models.vae.source_architecture() == tgai.models.vae.source_architecture("vae")  # the near source
+
+
+# L2-SP, widths and sampling from a density over the codes (lesson 04).
+
+
+def test_drift_penalty_anchors_at_the_start_and_adds_its_term(images, source):
+    anchored, _ = vae.make("full", source=source, seed=1, drift_penalty=50.0)
+    plain, _ = vae.make("full", source=source, seed=1)
+    # Anchors are the source weights, copied in before compile; nothing has drifted yet.
+    assert same([a.numpy() for a in anchored.anchors], weights_of(source.encoder) + weights_of(source.decoder))
+    assert float(anchored.drift()) == 0.0
+    anchored_history = vae.train(anchored, images, 6, 16, seed=1)
+    plain_history = vae.train(plain, images, 6, 16, seed=1)
+    assert set(anchored_history.history) == {"loss", "reconstruction", "kl", "drift"}
+    assert "drift" not in plain_history.history and plain.anchors == []
+    drift = float(anchored.drift())
+    assert drift > 0
+    # The penalty holds the weights nearer the source than the plain run's.
+    plain_drift = sum(
+        float(np.sum((w - s) ** 2))
+        for w, s in zip(
+            weights_of(plain.encoder) + weights_of(plain.decoder),
+            weights_of(source.encoder) + weights_of(source.decoder),
+            strict=True,
+        )
+    )
+    assert drift < plain_drift
+    # Evaluation keeps the -ELBO alone: the penalty is a training term.
+    losses = anchored.compute_losses(images[:16])
+    assert set(losses) == {"loss", "reconstruction", "kl"}
+
+
+def test_drift_counts_only_trainable_weights_and_restart_reanchors(images, source):
+    model, _ = vae.make("decoder_only", source=source, seed=0, drift_penalty=1.0)
+    vae.train(model, images, 3, 16, seed=0)
+    decoder_drift = sum(
+        float(np.sum((w - s) ** 2)) for w, s in zip(weights_of(model.decoder), weights_of(source.decoder), strict=True)
+    )
+    np.testing.assert_allclose(float(model.drift()), decoder_drift, rtol=1e-5)
+    transfer.restart(model, "decoder_only", seed=1, source=source)
+    assert float(model.drift()) == 0.0
+
+
+@pytest.mark.parametrize("penalty", [-1.0, True, "10"])
+def test_drift_penalty_errors_name_the_argument(penalty):
+    with pytest.raises(ValueError, match="drift_penalty must be a number >= 0"):
+        vae.VAE.from_config({"latent_dim": LATENT, "drift_penalty": penalty})
+
+
+def test_widths_build_wider_networks_and_travel_in_the_config():
+    model = vae.VAE.from_config({"latent_dim": LATENT, "widths": (8, 12)})
+    assert model.widths == (8, 12) and model.get_config()["widths"] == (8, 12)
+    assert model.encoder.get_layer("conv2").filters == 12 and model.decoder.get_layer("deconv2").filters == 8
+    copy = vae.VAE.from_config(model.get_config())
+    assert [w.shape for w in copy.weights] == [w.shape for w in model.weights]
+    with pytest.raises(ValueError, match=r"widths must be two positive integers.*received widths=\(8,\)"):
+        vae.build_decoder(latent_dim=LATENT, widths=(8,))
+
+
+def test_code_density_samples_where_the_codes_are(images, source):
+    density = vae.code_density(source, images, seed=0, components=3)
+    assert density.means_.shape == (3, LATENT) and density.covariance_type == "full"
+    codes = vae.encode(source, images)
+    # Codes drawn as sample_density draws them follow the mixture: its mean and covariance.
+    decoded = []
+    original_decode = source.decode
+    source.decode = lambda codes: decoded.append(np.asarray(codes)) or original_decode(codes)
+    try:
+        first = vae.sample_density(source, density, 4000, seed=1)
+    finally:
+        del source.decode
+    drawn = np.concatenate(decoded)
+    mixture_mean = density.weights_ @ density.means_
+    np.testing.assert_allclose(drawn.mean(axis=0), mixture_mean, atol=0.1 * codes.std(axis=0).max() + 0.02)
+    assert np.abs(mixture_mean - codes.mean(axis=0)).max() < 1e-3  # the fitted mixture is centred on the codes
+    second = vae.sample_density(source, density, 4000, seed=1)
+    assert first.shape == (4000, 32, 32, 1) and first.dtype == np.float32 and np.array_equal(first, second)
+    assert not np.array_equal(first[:5], vae.sample_density(source, density, 5, seed=2))
+
+
+def test_code_density_errors(images, source):
+    with pytest.raises(ValueError, match="components must be at most the number of images; received components=10"):
+        vae.code_density(source, images[:4], components=10)
+    with pytest.raises(TypeError, match="density must be a fitted sklearn GaussianMixture"):
+        vae.sample_density(source, "mixture", 4)
+    other = vae.VAE.from_config({"latent_dim": LATENT + 1})
+    with pytest.raises(ValueError, match=f"density models codes of {LATENT} numbers"):
+        vae.sample_density(other, vae.code_density(source, images, components=2), 4)

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tgai import data, judge, metrics, training
 from tgai.core import checkpoints, config, seeds
-from tgai.models import gan, vae
+from tgai.models import gan, transfer, vae
 
 BATCH_SIZE = 64
 IMAGE_SIZE = 32
@@ -220,7 +220,9 @@ def pretrain_vae(seed: int = 0, checkpoint: str = "vae") -> dict:
     heldout = vae.binarize(data.load(dataset, "test", IMAGE_SIZE, 1, limit=1000, seed=seed)[0])
     target = vae.binarize(data.load("mnist_5k", "test", IMAGE_SIZE, 1)[0])
     keras.utils.set_random_seed(seed)
-    model, _ = vae.make("scratch", seed=seed, steps_per_execution=100)
+    model = vae.VAE.from_config({"seed": seed, "latent_dim": vae.LATENT_DIM, "widths": vae.WIDTHS})
+    transfer.prepare(model, "scratch")
+    model.compile(learning_rate=vae.LEARNING_RATE, steps_per_execution=100)
     start = time.perf_counter()
     vae.train(model, images, steps, BATCH_SIZE, seed, eval_every=100)
     seconds = time.perf_counter() - start
@@ -235,6 +237,7 @@ def pretrain_vae(seed: int = 0, checkpoint: str = "vae") -> dict:
         command=f"python -m tgai pretrain {checkpoint}",
         trained_on=f"{dataset} train split ({len(images)} images), binarised at 0.5",
         latent_dim=model.latent_dim,
+        widths=list(model.widths),
         steps=steps,
         batch_size=BATCH_SIZE,
         seed=seed,

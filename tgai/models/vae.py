@@ -25,20 +25,47 @@ import numbers
 import keras
 import numpy as np
 import tensorflow as tf
+from sklearn.mixture import GaussianMixture
 
 from tgai import metrics, perceptual, training
 from tgai.core import checkpoints, config, keras_internals, seeds, validation
 from tgai.models import lora, transfer
 
 LATENT_DIM = 16
+WIDTHS = (16, 32)  # the encoder's two convolutions' channels; the decoder mirrors them
 IMAGE_SHAPE = (32, 32, 1)
-LEARNING_RATE = 1e-3
+LEARNING_RATE = 1e-3  # training from scratch (and pretraining the sources)
+# Fine-tuning from a source: gentler, so that 100 digits improve it for longer before it over-adapts (the held-out
+# -ELBO of `full` on 100 digits is at its best near step 100 at 3e-4, near step 50 at 1e-3; lesson 04).
+FINE_TUNE_LEARNING_RATE = 3e-4
+# L2-SP's weight for ten images (lesson 04, section 7): held-out -ELBO ends 10 nats below the source at 1000, 7 at
+# 300, while plain fine-tuning ends about 100 above it.
+FEW_IMAGES_DRIFT_PENALTY = 1000.0
+# A mixture of ten full-covariance Gaussians over the codes, one per digit if the codes cluster by class; the
+# covariance floor keeps a component of a few codes from collapsing onto them.
+DENSITY_COMPONENTS = 10
+DENSITY_COVARIANCE_FLOOR = 1e-3
 
-# Lesson 04's budget. A real adaptation runs for thousands of steps; the class profile shows the first hundred.
+# VAE budgets. Lesson 04 adapts for `vae_adapt_steps` (evaluated every `vae_adapt_eval_every`) on `vae_seeds` seeds;
+# lesson 05's VAE section and the budget benchmarks train for `vae_steps`.
 config.register_settings(
-    "lesson 04 (tgai.models.vae)",
-    class_={"vae_steps": 100, "vae_eval_every": 10, "vae_batch_size": 32},
-    full={"vae_steps": 1500, "vae_eval_every": 100, "vae_batch_size": 64},
+    "lessons 04 and 05 (tgai.models.vae)",
+    class_={
+        "vae_steps": 100,
+        "vae_eval_every": 10,
+        "vae_batch_size": 32,
+        "vae_adapt_steps": 200,
+        "vae_adapt_eval_every": 25,
+        "vae_seeds": 2,
+    },
+    full={
+        "vae_steps": 1500,
+        "vae_eval_every": 100,
+        "vae_batch_size": 64,
+        "vae_adapt_steps": 200,
+        "vae_adapt_eval_every": 25,
+        "vae_seeds": 5,
+    },
 )
 _GEOMETRY = {"min_side": 8, "multiple_of": 4, "why": "the encoder halves it twice"}
 
@@ -92,20 +119,36 @@ def _latent_dim(latent_dim) -> int:
     return int(latent_dim)
 
 
-def build_encoder(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, seed: int = 0):
+def _widths(widths) -> tuple[int, int]:
+    if (
+        not isinstance(widths, tuple | list)
+        or len(widths) != 2
+        or not all(
+            isinstance(width, numbers.Integral) and not isinstance(width, bool) and width > 0 for width in widths
+        )
+    ):
+        raise ValueError(
+            f"widths must be two positive integers (the channels of the two convolutions); received "
+            f"widths={widths!r}. Use e.g. widths={WIDTHS}."
+        )
+    return int(widths[0]), int(widths[1])
+
+
+def build_encoder(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, seed: int = 0, widths=WIDTHS):
     """Build the encoder: images in [0, 1] -> `[z_mean, z_log_var]`, each (N, latent_dim).
 
-    keras-io's MNIST VAE at half its widths, so that a lesson trains in seconds on a CPU.
+    keras-io's MNIST VAE at half its widths by default (`widths`), so that a lesson trains in seconds on a CPU.
     """
     image_shape = validation.image_shape(image_shape, **_GEOMETRY)
     latent_dim = _latent_dim(latent_dim)
+    widths = _widths(widths)
     initializer = lambda index: keras.initializers.GlorotUniform(seed=seeds.derive(seed, "first_network_init", index))
     inputs = keras.Input(image_shape, name="images")
     x = keras.layers.Conv2D(
-        16, 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(1), name="conv1"
+        widths[0], 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(1), name="conv1"
     )(inputs)
     x = keras.layers.Conv2D(
-        32, 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(2), name="conv2"
+        widths[1], 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(2), name="conv2"
     )(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(128, activation="relu", kernel_initializer=initializer(3), name="dense")(x)
@@ -114,21 +157,25 @@ def build_encoder(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, seed: i
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
 
 
-def build_decoder(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, seed: int = 0):
-    """Build the decoder: codes -> Bernoulli logits (N, *image_shape); `VAE.decode` applies the sigmoid."""
+def build_decoder(image_shape=IMAGE_SHAPE, latent_dim: int = LATENT_DIM, seed: int = 0, widths=WIDTHS):
+    """Build the decoder: codes -> Bernoulli logits (N, *image_shape); `VAE.decode` applies the sigmoid.
+
+    It mirrors the encoder: `widths` are the channels of its two upsampling layers, last to first.
+    """
     height, width, channels = validation.image_shape(image_shape, **_GEOMETRY)
     latent_dim = _latent_dim(latent_dim)
+    widths = _widths(widths)
     initializer = lambda index: keras.initializers.GlorotUniform(seed=seeds.derive(seed, "second_network_init", index))
     inputs = keras.Input((latent_dim,), name="z")
     x = keras.layers.Dense(
-        height // 4 * width // 4 * 32, activation="relu", kernel_initializer=initializer(1), name="dense"
+        height // 4 * width // 4 * widths[1], activation="relu", kernel_initializer=initializer(1), name="dense"
     )(inputs)
-    x = keras.layers.Reshape((height // 4, width // 4, 32), name="reshape")(x)
+    x = keras.layers.Reshape((height // 4, width // 4, widths[1]), name="reshape")(x)
     x = keras.layers.Conv2DTranspose(
-        32, 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(2), name="deconv1"
+        widths[1], 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(2), name="deconv1"
     )(x)
     x = keras.layers.Conv2DTranspose(
-        16, 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(3), name="deconv2"
+        widths[0], 3, strides=2, padding="same", activation="relu", kernel_initializer=initializer(3), name="deconv2"
     )(x)
     logits = keras.layers.Conv2DTranspose(
         channels, 3, padding="same", kernel_initializer=initializer(4), name="logits"
@@ -200,6 +247,7 @@ class VAE(keras.Model):
         beta: float = 1.0,
         perceptual_weight: float = 0.0,
         feature_loss=None,
+        drift_penalty: float = 0.0,
         seed: int = 0,
         **kwargs,
     ):
@@ -221,10 +269,16 @@ class VAE(keras.Model):
             raise ValueError(
                 f"perceptual_weight must be a number >= 0; received perceptual_weight={perceptual_weight!r}."
             )
+        if isinstance(drift_penalty, bool) or not (isinstance(drift_penalty, int | float) and drift_penalty >= 0):
+            raise ValueError(
+                f"drift_penalty must be a number >= 0; received drift_penalty={drift_penalty!r}. Use e.g. 10.0, or "
+                f"0 for no pull towards the starting weights."
+            )
         self.encoder = encoder
         self.decoder = decoder
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.image_shape = tuple(encoder.inputs[0].shape[1:])
+        self.widths = (int(encoder.get_layer("conv1").filters), int(encoder.get_layer("conv2").filters))
         self.beta = float(beta)
         self.perceptual_weight = float(perceptual_weight)
         if self.perceptual_weight > 0 and feature_loss is None:
@@ -232,12 +286,20 @@ class VAE(keras.Model):
                 layers=perceptual.DFC_VAE_LAYERS, input_shape=self.image_shape[:2] + (3,)
             )
         self.feature_loss = feature_loss
+        self.drift_penalty = float(drift_penalty)
+        # L2-SP's anchors: the weights the run started from, set by `compile` (after the source is copied in).
+        self.anchors = (
+            [keras.Variable(weight, trainable=False, name="anchor") for weight in encoder.weights + decoder.weights]
+            if self.drift_penalty > 0
+            else []
+        )
         self.sampling = Sampling(seed=seed, name="sampling")
         # A variable, like the GAN's, so that `tgai.models.transfer.restart` changes the seed `get_config` reports.
         self.seed_variable = keras.Variable(
             validation.positive_int(seed, "seed", minimum=0), dtype="int64", trainable=False, name="seed"
         )
         terms = ("loss", "reconstruction", "kl") + (("perceptual",) if self.perceptual_weight > 0 else ())
+        terms += ("drift",) if self.drift_penalty > 0 else ()
         self.trackers = [keras.metrics.Mean(name=name) for name in terms]  # one running mean per reported term
         self.built = True
 
@@ -250,9 +312,11 @@ class VAE(keras.Model):
         return {
             "image_shape": self.image_shape,
             "latent_dim": self.latent_dim,
+            "widths": self.widths,
             "beta": self.beta,
             "perceptual_weight": self.perceptual_weight,
             "feature_loss": self.feature_loss,
+            "drift_penalty": self.drift_penalty,
             "seed": self.seed,
         }
 
@@ -260,14 +324,16 @@ class VAE(keras.Model):
     def from_config(cls, config: dict):
         """Build a VAE with fresh networks drawn from `config["seed"]`; missing keys take `VAE`'s defaults.
 
-        Keys: `image_shape`, `latent_dim`, `seed`, and `VAE`'s options (`beta`, `perceptual_weight`, `feature_loss`).
+        Keys: `image_shape`, `latent_dim`, `widths`, `seed`, and `VAE`'s options (`beta`, `perceptual_weight`,
+        `feature_loss`, `drift_penalty`).
         """
         options = dict(config)
         seed = options.pop("seed", 0)
         image_shape, latent_dim = options.pop("image_shape", IMAGE_SHAPE), options.pop("latent_dim", LATENT_DIM)
+        widths = options.pop("widths", WIDTHS)
         return cls(
-            build_encoder(image_shape, latent_dim, seed),
-            build_decoder(image_shape, latent_dim, seed),
+            build_encoder(image_shape, latent_dim, seed, widths),
+            build_decoder(image_shape, latent_dim, seed, widths),
             seed=seed,
             **options,
         )
@@ -314,6 +380,9 @@ class VAE(keras.Model):
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False, **kwargs)
         keras_internals.force_jit_compile(self, use_xla)
         self.optimizer.build(self.trainable_variables)
+        if self.drift_penalty > 0:
+            for anchor, weight in zip(self.anchors, self.encoder.weights + self.decoder.weights, strict=True):
+                anchor.assign(weight)  # L2-SP pulls towards the weights the run starts from
 
     def get_compile_config(self) -> dict:
         """What `compile` was given (Keras' compile config): the optimizer, serialized, steps per call, XLA."""
@@ -343,6 +412,9 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             # The noise is a function of (seed, step, replica), so a resumed run draws what an uninterrupted one did.
             losses = self.compute_losses(images, training=True, step=self.optimizer.iterations)
+            if self.drift_penalty > 0:  # L2-SP: the -ELBO plus a pull towards the starting weights
+                losses["drift"] = self.drift()
+                losses["loss"] = losses["loss"] + 0.5 * self.drift_penalty * losses["drift"]
             # Under tf.distribute each replica sees part of the batch and the optimizer sums the replicas'
             # gradients, so each replica's loss is divided by the replica count to keep a per-batch mean.
             scaled_loss = losses["loss"] / tf.distribute.get_strategy().num_replicas_in_sync
@@ -374,8 +446,23 @@ class VAE(keras.Model):
             losses["loss"] = losses["loss"] + self.perceptual_weight * losses["perceptual"]
         return losses
 
+    def drift(self):
+        """The squared distance ||w - w_start||^2 of the trainable weights from where the run started (L2-SP).
+
+        Introduced in lesson 04: with `drift_penalty` = alpha > 0, `train_step` minimises -ELBO + alpha / 2 *
+        drift (Li, Grandvalet and Davoine, "Explicit inductive bias for transfer learning with convolutional
+        networks", ICML 2018). Frozen weights never drift, so they add nothing.
+        """
+        trainable = {id(weight) for weight in self.trainable_weights}
+        pairs = zip(self.encoder.weights + self.decoder.weights, self.anchors, strict=True)
+        return keras.ops.sum(
+            [keras.ops.sum(keras.ops.square(weight - anchor)) for weight, anchor in pairs if id(weight) in trainable]
+        )
+
     def test_step(self, data):
         losses = self.compute_losses(data[0] if isinstance(data, tuple) else data, training=False)
+        if self.drift_penalty > 0:
+            losses["drift"] = self.drift()
         for tracker in self.metrics:
             tracker.update_state(losses[tracker.name])
         return {tracker.name: tracker.result() for tracker in self.metrics}
@@ -421,8 +508,10 @@ STRATEGIES = tuple(VAE.STRATEGIES)
 SOURCES = {"vae": "glyphs", "vae_letters": "glyph_letters"}
 
 
-def _source_latent_dim(checkpoint: str = VAE.CHECKPOINT) -> int:  # as that source's manifest entry records it
-    return int(checkpoints.manifest().get(checkpoint, {}).get("latent_dim", LATENT_DIM))
+def source_architecture(checkpoint: str = VAE.CHECKPOINT) -> dict:
+    """The latent size and widths of a committed source VAE, as its manifest entry records them."""
+    entry = checkpoints.manifest().get(checkpoint, {})
+    return {"latent_dim": int(entry.get("latent_dim", LATENT_DIM)), "widths": tuple(entry.get("widths", WIDTHS))}
 
 
 def load_source(seed: int = 0, checkpoint: str | None = None, **options) -> VAE:
@@ -433,9 +522,7 @@ def load_source(seed: int = 0, checkpoint: str | None = None, **options) -> VAE:
     `options` go to `VAE.from_config` (e.g. `beta`).
     """
     checkpoint = validation.choice(VAE.CHECKPOINT if checkpoint is None else checkpoint, "checkpoint", SOURCES)
-    return transfer.load_source(
-        VAE, seed=seed, checkpoint=checkpoint, **{"latent_dim": _source_latent_dim(checkpoint), **options}
-    )
+    return transfer.load_source(VAE, seed=seed, checkpoint=checkpoint, **{**source_architecture(checkpoint), **options})
 
 
 def make(
@@ -454,9 +541,9 @@ def make(
     """
     validation.choice(strategy, "strategy", VAE.STRATEGIES)
     if source is not None:
-        architecture = {"image_shape": source.image_shape, "latent_dim": source.latent_dim}
+        architecture = {"image_shape": source.image_shape, "latent_dim": source.latent_dim, "widths": source.widths}
     else:
-        architecture = {"latent_dim": _source_latent_dim()}
+        architecture = source_architecture()
     model = VAE.from_config({**architecture, **options, "seed": seed})
     report = transfer.prepare(model, strategy, source=source)
     model.compile(learning_rate=learning_rate, steps_per_execution=steps_per_execution)
@@ -583,6 +670,53 @@ def interpolate(model, image_a, image_b, steps: int = 8) -> np.ndarray:
     means = encode(model, validation.model_images(model, np.stack(pair), "image_a/image_b"))
     weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     return np.asarray(model.decode((1.0 - weights) * means[0] + weights * means[1])).astype(np.float32)
+
+
+def code_density(model, images, seed: int = 0, components: int = DENSITY_COMPONENTS) -> GaussianMixture:
+    """Fit a Gaussian mixture to the latent means of `images`: a distribution of codes where the data is.
+
+    Introduced in lesson 04. A small VAE's aggregate posterior (where its encoder puts real images) is far
+    from its N(0, I) prior: many prior codes decode to blends no image maps to. Fitting a density to the
+    codes of the training images after training and sampling from it ("ex-post density estimation", Ghosh et
+    al., "From variational to deterministic autoencoders", ICLR 2020) draws codes from where the images are.
+    It uses scikit-learn's `GaussianMixture` (full covariances, `DENSITY_COVARIANCE_FLOOR` added to each,
+    `random_state=seed` for its k-means start); `sample_density` decodes codes drawn from it.
+    """
+    images = validation.model_images(model, images)
+    components = validation.positive_int(components, "components")
+    if components > len(images):
+        raise ValueError(
+            f"components must be at most the number of images; received components={components} for "
+            f"{len(images)} images. Pass more images or fewer components."
+        )
+    density = GaussianMixture(components, covariance_type="full", reg_covar=DENSITY_COVARIANCE_FLOOR, random_state=seed)
+    return density.fit(encode(model, images))
+
+
+def sample_density(model, density: GaussianMixture, count: int, seed: int = 0) -> np.ndarray:
+    """Decode `count` codes drawn from `density` (from `code_density`) into images in [0, 1].
+
+    The codes come from `seed` alone (NumPy): a component by its weight, then mean + L @ epsilon with L the
+    Cholesky factor of its covariance, so every model sampled with one seed and density decodes the same codes.
+    """
+    count = validation.positive_int(count, "count")
+    validation.positive_int(seed, "seed", minimum=0)
+    if not isinstance(density, GaussianMixture) or not hasattr(density, "means_"):
+        raise TypeError(
+            f"density must be a fitted sklearn GaussianMixture, e.g. from tgai.models.vae.code_density(model, "
+            f"images); received {validation.describe(density)}."
+        )
+    if density.means_.shape[1] != model.latent_dim:
+        raise ValueError(
+            f"density models codes of {density.means_.shape[1]} numbers, the model's latent has {model.latent_dim}. "
+            f"Fit it on this model's codes: tgai.models.vae.code_density(model, images)."
+        )
+    rng = np.random.default_rng(seed)
+    components = rng.choice(len(density.weights_), size=count, p=density.weights_ / density.weights_.sum())
+    factors = np.linalg.cholesky(density.covariances_)
+    noise = rng.standard_normal((count, model.latent_dim))
+    codes = density.means_[components] + np.einsum("nij,nj->ni", factors[components], noise)
+    return _in_batches(model.decode, codes.astype(np.float32)).astype(np.float32)
 
 
 def sample_kid(model, reference_images, count: int | None = None, seed: int = 0) -> float:
