@@ -54,12 +54,15 @@ BENCHMARKS = (
 def _module_summary(name: str) -> str:
     """The paragraph of the benchmark module's docstring that describes `name`, on one line.
 
-    A module that runs several benchmarks (budget_gan and budget_vae) gives a later one its own paragraph,
-    which names it; every other benchmark gets the paragraph after the docstring's title line.
+    A benchmark with a module of its own name (seeds_vae) is described by that module. A module that runs
+    several benchmarks (budget_gan and budget_vae) gives a later one its own paragraph, which names it; every
+    other benchmark gets the paragraph after the docstring's title line.
     """
     import importlib
+    import importlib.util
 
-    module = importlib.import_module(f"benchmarks.{name.split('_')[0]}")
+    own_module = importlib.util.find_spec(f"benchmarks.{name}") is not None
+    module = importlib.import_module(f"benchmarks.{name if own_module else name.split('_')[0]}")
     paragraphs = [" ".join(paragraph.split()) for paragraph in (module.__doc__ or "").strip().split("\n\n")[1:]]
     own = [paragraph for paragraph in paragraphs if name in paragraph]
     return (own or paragraphs or [""])[0]

@@ -119,6 +119,11 @@ def test_each_benchmark_of_a_shared_module_is_described_by_its_own_paragraph():
     assert "the GAN" in gan and "held-out -ELBO" not in gan
     assert vae.startswith("The VAE's counterpart (budget_vae") and "recognisability" not in vae
     assert run._module_summary("transfer_gan") == run._module_summary("transfer_vae") != ""
+    # seeds_vae has a module of its own; the seeds module's first paragraph describes seeds_gan.
+    assert run._module_summary("seeds_vae").startswith(
+        "For each of `seed_count` seeds (20 at the full scale), lesson 04's"
+    )
+    assert run._module_summary("seeds_gan").startswith("seeds_gan:")
 
 
 @pytest.mark.integration
