@@ -7,10 +7,10 @@ Usage:
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
 Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, sweep_gan,
-tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, notebooks (`--only` also takes the prefixes
-`throughput`, `transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run does not
-measure (`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table saying which
-run measured it.
+tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, seeds_style, notebooks (`--only` also takes the
+prefixes `throughput`, `transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run
+does not measure (`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table
+saying which run measured it.
 
 The benchmarks measure and never assert: a slow result is a row to read, not a failure. Runs are offline
 (`TGAI_OFFLINE=1` unless already set) and in the `class` profile unless `TGAI_PROFILE` says otherwise.
@@ -47,6 +47,7 @@ BENCHMARKS = (
     "seeds_lora",
     "seeds_lora_vae",
     "seeds_vae",
+    "seeds_style",
     "notebooks",
 )
 
@@ -69,7 +70,18 @@ def _module_summary(name: str) -> str:
 
 
 def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
-    from benchmarks import budget, extraction, notebooks, seeds, seeds_vae, sweep, throughput, transfer, tutorial
+    from benchmarks import (
+        budget,
+        extraction,
+        notebooks,
+        seeds,
+        seeds_style,
+        seeds_vae,
+        sweep,
+        throughput,
+        transfer,
+        tutorial,
+    )
 
     if name == "throughput_gan":
         return throughput.run("gan", scale, log)
@@ -97,6 +109,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return seeds.run_lora_vae(scale, log)
     if name == "seeds_vae":
         return seeds_vae.run(scale, log)
+    if name == "seeds_style":
+        return seeds_style.run(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

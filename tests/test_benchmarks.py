@@ -109,7 +109,7 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
     assert run.select(["transfer"]) == ["transfer_gan", "transfer_vae"]
     assert run.select(["notebooks", "throughput_vae"]) == ["throughput_vae", "notebooks"]
     assert run.select(["seeds_lora"]) == ["seeds_lora"]  # a name, not the prefix of seeds_lora_vae
-    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae", "seeds_vae"]
+    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae", "seeds_vae", "seeds_style"]
     with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
         run.select(["speed"])
 
@@ -362,6 +362,20 @@ def test_tiny_vae_seeds_run_records_every_quantity_lesson_04_asserts(tmp_path, m
     assert rows["source_test"]["median"] > 0 and rows["far_zero_shot_test"]["median"] > 0
     assert rows["pixel_sharpness"]["unit"] == "ratio" and rows["perceptual_distance"]["median"] > 0
     assert "step chosen on 500 validation digits" in rows["full_test_end"]["notes"]
+
+
+@pytest.mark.integration
+def test_tiny_style_seeds_run_records_each_distance_and_the_claimed_ratios(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_style", tmp_path, monkeypatch)}
+    for image in ("content", "pretrained", "random"):
+        for space in ("pretrained", "random", "held-out random", "pixel patches"):
+            assert rows[f"{image} in {space}"]["repeats"] == 1 and rows[f"{image} in {space}"]["median"] >= 0
+    ratio = rows["random / content, pretrained space"]
+    assert ratio["unit"] == "ratio"
+    assert ratio["median"] == pytest.approx(
+        rows["random in pretrained"]["median"] / rows["content in pretrained"]["median"]
+    )
+    assert "random VGG16 seeded with the seed" in ratio["notes"]
 
 
 def test_the_performance_header_names_every_processor_and_the_dates_of_all_runs():
