@@ -38,8 +38,8 @@ LEARNING_RATE = 1e-3  # training from scratch (and pretraining the sources)
 # Fine-tuning from a source: gentler, so that 100 digits improve it for longer before it over-adapts (the held-out
 # -ELBO of `full` on 100 digits is at its best near step 100 at 3e-4, near step 50 at 1e-3; lesson 04).
 FINE_TUNE_LEARNING_RATE = 3e-4
-# L2-SP's weight for ten images (lesson 04, section 7): held-out -ELBO ends 10 nats below the source at 1000, 7 at
-# 300, while plain fine-tuning ends about 100 above it.
+# L2-SP's weight for ten images (lesson 04, section 8): test -ELBO ends about 10 nats below the source at 1000, 7 at
+# 300, while plain fine-tuning ends 60 to 110 above it (seeds_vae).
 FEW_IMAGES_DRIFT_PENALTY = 1000.0
 # A mixture of ten full-covariance Gaussians over the codes, one per digit if the codes cluster by class; the
 # covariance floor keeps a component of a few codes from collapsing onto them.
