@@ -36,6 +36,7 @@ from benchmarks import common  # noqa: E402
 BENCHMARKS = (
     "throughput_gan",
     "throughput_vae",
+    "throughput_diffusion",
     "extraction",
     "transfer_gan",
     "transfer_vae",
@@ -48,6 +49,8 @@ BENCHMARKS = (
     "seeds_lora_vae",
     "seeds_vae",
     "seeds_style",
+    "sweep_diffusion",
+    "seeds_diffusion",
     "notebooks",
 )
 
@@ -75,6 +78,7 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         extraction,
         notebooks,
         seeds,
+        seeds_diffusion,
         seeds_style,
         seeds_vae,
         sweep,
@@ -87,6 +91,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return throughput.run("gan", scale, log)
     if name == "throughput_vae":
         return throughput.run("vae", scale, log)
+    if name == "throughput_diffusion":
+        return throughput.run("diffusion", scale, log)
     if name == "extraction":
         return extraction.run(scale, log)
     if name == "transfer_gan":
@@ -111,6 +117,10 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return seeds_vae.run(scale, log)
     if name == "seeds_style":
         return seeds_style.run(scale, log)
+    if name == "sweep_diffusion":
+        return sweep.run_diffusion(scale, log)
+    if name == "seeds_diffusion":
+        return seeds_diffusion.run(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

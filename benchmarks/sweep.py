@@ -1,4 +1,4 @@
-"""Learning rates for lessons 03 and 05, each method's chosen by the same small sweep at the lesson's budget.
+"""Learning rates for lessons 03, 05 and 06, each method's chosen by the same small sweep at the lesson's budget.
 
 sweep_gan: on N = 100 target digits (data seed 0, batch 32, lesson 03's recipe otherwise: Adam beta_1 0.5, EMA
 0.99 with the warm-up for scratch only, XLA on a CPU), each method is trained at each of four learning rates for
@@ -10,6 +10,13 @@ fine-tuning and `freeze_d` (FreezeD, the two lowest discriminator blocks frozen)
 trained whole at 2e-4), read at lesson 05's `lora_gan_steps` beside `full` read at the same step. One row per
 method and rate (median over the sweep's seeds), and one row per method naming the rate with the highest
 median balanced recognisability (ties go to the lower KID). The lessons cite these rows for the rates they use.
+
+sweep_diffusion: on N = 100 target digits drawn with each of the sweep's seeds (0 and 1 at the full scale), full
+fine-tuning from the committed source denoiser and LoRA rank-4 adapters on its convolutions, each at each of
+three learning rates, for the class profile's `diffusion_steps` at batch 32 (AdamW, EMA 0.99 with its warm-up),
+then sampled (`diffusion_samples` EMA samples, 20 DDIM steps) and read by the handwriting judge: balanced
+recognisability. One row per method and rate (median over the seeds) and one per method naming the rate with
+the highest median (ties go to the lower rate). Lesson 06 prints these rows beside the rates it uses.
 """
 
 from __future__ import annotations
@@ -118,6 +125,65 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                 notes="balanced by rate: "
                 + ", ".join(f"{rate:g} {score[0]:.2f} (KID {-score[1]:.1f})" for rate, score in scores.items())
                 + f"; {setting}",
+            )
+        )
+    return rows
+
+
+# Lesson 06: full fine-tuning's and rank-4 adapters' rates, around each method's default.
+DIFFUSION_RATES = {"full": (3e-4, 1e-3, 2e-3), "LoRA r4": (1e-3, 2e-3, 5e-3)}
+
+
+def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
+    """sweep_diffusion: each method's learning rate, by the same small sweep at lesson 06's budget."""
+    import tgai
+    from benchmarks import seeds_diffusion
+    from tgai import data, metrics
+    from tgai.models import diffusion
+
+    profile = tgai.profile()
+    steps = scale.seeds_steps or profile.diffusion_steps
+    samples = profile.diffusion_samples if scale.name == "full" else scale.kid_samples
+    seeds = range(2 if scale.name == "full" else 1)
+    source = diffusion.load_source()
+    balanced: dict[tuple[str, float], list[float]] = {}
+    for seed in seeds:
+        pair = data.domain_pair(n_target=seeds_diffusion.TARGET_COUNT, seed=seed)
+        for method, rates in DIFFUSION_RATES.items():
+            for rate in rates:
+                if method == "full":
+                    model, _ = diffusion.make("full", source=source, seed=seed, learning_rate=rate)
+                else:
+                    model = diffusion.make_lora(seeds_diffusion.LORA_RANK, source=source, seed=seed, learning_rate=rate)
+                seeds_diffusion.train_once(model, pair.target_images, steps, seed)
+                value = metrics.recognisability(model.sample(samples, seed=seed)).balanced
+                balanced.setdefault((method, rate), []).append(value)
+                log(f"  sweep_diffusion: {method} at {rate:g}, seed {seed}: balanced {value:.2f}")
+    setting = (
+        f"N={seeds_diffusion.TARGET_COUNT}; {steps} steps at batch {seeds_diffusion.BATCH_SIZE}; {samples} samples; "
+        f"seeds {list(seeds)}"
+    )
+    rows = [
+        common.row(
+            "sweep_diffusion",
+            f"{method.replace(' ', '_')}_rate{rate:g}",
+            f"{method} at learning rate {rate:g}: balanced recognisability",
+            "fraction",
+            values,
+            notes=setting,
+        )
+        for (method, rate), values in balanced.items()
+    ]
+    for method, rates in DIFFUSION_RATES.items():
+        best = max(rates, key=lambda rate: (float(np.median(balanced[(method, rate)])), -rate))
+        rows.append(
+            common.row(
+                "sweep_diffusion",
+                f"{method.replace(' ', '_')}_best_rate",
+                f"{method}: the rate with the highest median balanced recognisability",
+                "learning rate",
+                [best],
+                notes=setting,
             )
         )
     return rows

@@ -1,4 +1,4 @@
-"""Train-step throughput: tgai's GAN and VAE `fit` against a minimal hand-written `tf.function` loop.
+"""Train-step throughput: tgai's GAN, VAE and latent diffusion `fit` against a minimal hand-written loop.
 
 Both sides train the very same networks (tgai's builders, same seed, so the same initial weights) on the same
 `tgai.data.to_dataset` batches with the same optimizer settings. The hand-written loop is what a learner would
@@ -153,6 +153,56 @@ def hand_vae_loop(seed: int, xla: bool = False):
     return run
 
 
+def hand_diffusion_loop(seed: int, xla: bool = False):
+    """A minimal latent diffusion training loop over tgai's networks: returns `run(dataset, steps)`.
+
+    Same work per step as `tgai.models.diffusion.LatentDiffusion.train_step`: encode the batch with the frozen
+    committed encoder, noise it to uniform times by the cosine schedule, the denoiser's mean squared noise error,
+    AdamW(1e-3, weight decay 1e-4), and the EMA update with the same decay ramp; no metrics.
+    """
+    import keras
+    import tensorflow as tf
+
+    from tgai.models import diffusion
+
+    source = diffusion.LatentDiffusion.from_config({"seed": seed})  # the committed autoencoder, a fresh denoiser
+    encoder, denoiser, scale = source.encoder, diffusion.build_denoiser(seed=seed), source.latent_scale
+    ema = keras.models.clone_model(denoiser)
+    ema.set_weights(denoiser.get_weights())
+    optimizer = keras.optimizers.AdamW(diffusion.LEARNING_RATE, weight_decay=1e-4)
+    optimizer.build(denoiser.trainable_variables)
+    noise_generator = tf.random.Generator.from_seed(seed)
+
+    @tf.function(jit_compile=xla)
+    def step(images):
+        latents = encoder(images, training=False) / scale
+        noise = noise_generator.normal(tf.shape(latents))
+        times = noise_generator.uniform([tf.shape(latents)[0], 1, 1, 1])
+        signal_rates, noise_rates = diffusion.diffusion_schedule(times)
+        with tf.GradientTape() as tape:
+            predicted = denoiser([signal_rates * latents + noise_rates * noise, noise_rates**2], training=True)
+            loss = tf.reduce_mean(tf.square(predicted - noise))
+        gradients = tape.gradient(loss, denoiser.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, denoiser.trainable_variables, strict=True))
+        iteration = tf.cast(optimizer.iterations, tf.float32)
+        decay = tf.minimum(diffusion.EMA_DECAY, (1.0 + iteration) / (10.0 + iteration))
+        for average, live in zip(ema.weights, denoiser.weights, strict=True):
+            average.assign(decay * average + (1.0 - decay) * live)
+        return loss
+
+    def run(dataset, steps):
+        loss = None
+        for batch in dataset.take(steps):
+            loss = step(batch)
+        return float(loss)
+
+    return run
+
+
+HAND_LOOPS = {"gan": hand_gan_loop, "vae": hand_vae_loop, "diffusion": hand_diffusion_loop}
+LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "latent diffusion"}
+
+
 # ------------------------------------------------------------------------------------------ tgai models
 
 
@@ -181,22 +231,22 @@ def _train_tgai(kind: str, model, images, steps: int, batch_size: int, seed: int
 
 
 def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
-    """Measure steps/s of tgai's `fit` and of the hand loop for `kind` ("gan" or "vae"); return result rows."""
+    """Measure steps/s of tgai's `fit` and of the hand loop for `kind` (a key of `HAND_LOOPS`); return result rows."""
     import importlib
 
     import tgai
     from tgai import data
 
     profile = tgai.profile()
-    batch_size = profile.gan_batch_size if kind == "gan" else profile.vae_batch_size
+    batch_size = {"gan": profile.gan_batch_size, "vae": profile.vae_batch_size}.get(kind, profile.diffusion_batch_size)
     steps = scale.gan_steps if kind == "gan" else scale.vae_steps
     # The data the model trains on (the VAE's Bernoulli likelihood is defined on binary pixels).
     images = importlib.import_module(f"tgai.models.{kind}").prepare_images(data.load("digits", "train")[0])
     seed = 0
     benchmark = f"throughput_{kind}"
-    label = "GAN" if kind == "gan" else "VAE"
+    label = LABELS[kind]
 
-    hand = hand_gan_loop if kind == "gan" else hand_vae_loop
+    hand = HAND_LOOPS[kind]
     build = lambda seed, **options: tgai_model(kind, seed, **options)
     variants = {
         "hand": ("hand-written tf.function loop", lambda: hand(seed)),
@@ -327,6 +377,8 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
         add(key, "tgai", "x tgai without XLA", goal=goal, goal_test=goal_test, extra=extra)
     # Like for like: the kit's default (XLA) against the hand loop compiled with XLA too.
     if "tgai_xla" in samples and "hand_xla" in samples:
+        # Issue 36 asks the diffusion model's fit for 0.95x the hand loop; the GAN and the VAE were held to 1.0.
+        like_for_like = 0.95 if kind == "diffusion" else 1.0
         result = common.row(
             benchmark,
             "tgai_xla_vs_hand_xla",
@@ -336,9 +388,9 @@ def run(kind: str, scale: common.Scale, log=print) -> list[dict]:
             baseline=variants["hand_xla"][0],
             baseline_samples=samples["hand_xla"],
             ratio_meaning="x hand loop, XLA",
-            goal=">= 1.0",
+            goal=f">= {like_for_like:g}",
         )
-        result["goal_met"] = bool(result["ratio"] >= 1.0)
+        result["goal_met"] = bool(result["ratio"] >= like_for_like)
         rows.append(result)
     # The best tgai variant against the hand loop: what the kit could reach with that setting as default.
     for key in ("tgai_xla", "tgai_spe8", "tgai_spe32"):

@@ -41,6 +41,8 @@ class ModelCase:
         evaluate: `function(model, images) -> float`, the module's own evaluation of a model (its sampling or
             held-out loss, with whatever evaluation randomness the model keeps), for restart tests; `train`
             runs it every chunk through `tgai.training.PeriodicEvaluation`, as lessons evaluate.
+        saved_with: The attribute the committed checkpoint records its architecture by (`latent_dim`), which a
+            refused load names.
     """
 
     name: str
@@ -53,6 +55,7 @@ class ModelCase:
     mismatched: dict
     mismatched_layers: tuple
     evaluate: object
+    saved_with: str = "latent_dim"
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -151,6 +154,18 @@ def _vae_fine_tune(seed):
     return vae.make("full", seed=seed)
 
 
+def _diffusion_evaluate(model, images):
+    """The mean of EMA samples from seeded noise, through a few DDIM steps."""
+    return float(model.sample(4, seed=0, steps=3).mean())
+
+
+def _diffusion_fine_tune(seed):
+    """Full fine-tuning of the committed source denoiser with prior preservation (lesson 06): every stateless draw."""
+    from tgai.models import diffusion
+
+    return diffusion.make("full", seed=seed, prior_weight=1.0, prior_samples=16)
+
+
 MODELS: dict[str, ModelCase] = {
     "gan": ModelCase(
         name="gan",
@@ -175,6 +190,19 @@ MODELS: dict[str, ModelCase] = {
         mismatched={"latent_dim": 4},
         mismatched_layers=("encoder/z_mean", "encoder/z_log_var", "decoder/dense"),
         evaluate=_vae_evaluate,
+    ),
+    "diffusion": ModelCase(
+        name="diffusion",
+        module="tgai.models.diffusion",
+        class_name="LatentDiffusion",
+        fine_tune=_diffusion_fine_tune,
+        small={"image_shape": SMALL_SHAPE, "autoencoder": "fresh", "autoencoder_width": 8, "widths": (16, 16)},
+        causes=("[0, 1]", "learning rate"),
+        poison=("denoiser", "output_conv"),
+        mismatched={"widths": (64, 96)},
+        mismatched_layers=("denoiser/middle1_conv1", "denoiser/up_conv1"),
+        evaluate=_diffusion_evaluate,
+        saved_with="latent_shape",
     ),
 }
 

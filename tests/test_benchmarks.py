@@ -109,7 +109,14 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
     assert run.select(["transfer"]) == ["transfer_gan", "transfer_vae"]
     assert run.select(["notebooks", "throughput_vae"]) == ["throughput_vae", "notebooks"]
     assert run.select(["seeds_lora"]) == ["seeds_lora"]  # a name, not the prefix of seeds_lora_vae
-    assert run.select(["seeds"]) == ["seeds_gan", "seeds_lora", "seeds_lora_vae", "seeds_vae", "seeds_style"]
+    assert run.select(["seeds"]) == [
+        "seeds_gan",
+        "seeds_lora",
+        "seeds_lora_vae",
+        "seeds_vae",
+        "seeds_style",
+        "seeds_diffusion",
+    ]
     with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
         run.select(["speed"])
 
@@ -124,6 +131,7 @@ def test_each_benchmark_of_a_shared_module_is_described_by_its_own_paragraph():
         "For each of `seed_count` seeds (20 at the full scale), lesson 04's"
     )
     assert run._module_summary("seeds_gan").startswith("seeds_gan:")
+    assert run._module_summary("sweep_diffusion").startswith("sweep_diffusion:")
 
 
 @pytest.mark.integration
@@ -391,3 +399,17 @@ def test_the_performance_header_names_every_processor_and_the_dates_of_all_runs(
     assert "in 2 runs" in header and "(CPU A, CPU B)" in header and "2026-01-01 to 2026-01-05." in header
     single = common.readme_section({"runs": runs[:1], "rows": []}).splitlines()[2]
     assert "Measured by `make bench`" in single and "(CPU A)" in single and ", 2026-01-01." in single
+
+
+@pytest.mark.integration
+def test_tiny_diffusion_seeds_run_records_every_quantity_lesson_06_asserts(tmp_path, monkeypatch):
+    rows = {result["name"]: result for result in _tiny_rows("seeds_diffusion", tmp_path, monkeypatch)}
+    for label in ("full", "scratch", "lora", "prior", "steps5", "steps10", "steps50"):
+        assert 0 <= rows[f"{label}_balanced"]["median"] <= 1 and rows[f"{label}_balanced"]["repeats"] == 1
+        assert 0 <= rows[f"{label}_glyph_balanced"]["median"] <= 1
+        assert rows[f"{label}_kid"]["unit"] == "KID x1000"
+    for name in ("ceiling_balanced", "noised_balanced", "source_glyph_balanced"):
+        assert 0 <= rows[name]["median"] <= 1
+    assert rows["full_seconds"]["unit"] == "s" and rows["full_seconds"]["median"] > 0
+    assert "prior weight 1" in rows["full_kid"]["notes"]
+

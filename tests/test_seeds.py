@@ -15,6 +15,9 @@ HISTORICAL = {
     "evaluation_latents": lambda seed, index: seed + 1_000_003,  # gan: fixed KID latents
     "evaluation_samples": lambda seed, index: seed + 1,  # pretrain: samples after training
     "evaluation_noise": lambda seed, index: seed + 1,  # vae: evaluation noise of draw `seed` (the same for every model)
+    # Purposes added after tgai.core.seeds: their formula is the row itself (lesson 06's checkpoints were made with it).
+    "diffusion_init": lambda seed, index: seed * 100 + 5_000_000 + index,
+    "prior_samples": lambda seed, index: seed + 2_000_003,
 }
 
 

@@ -1,4 +1,4 @@
-"""Maintainer code: regenerate the committed judge, source GAN and source VAE (`python -m tgai pretrain NAME`).
+"""Maintainer code: regenerate the committed judges and source models (`python -m tgai pretrain NAME`).
 
 Not part of any lesson: learners use the committed files under `data/`. Each function trains one model with
 the active profile's settings, saves it in the kit's one weight format (`tgai.core.checkpoints.save`), and
@@ -17,15 +17,27 @@ import tensorflow as tf
 
 from tgai import data, judge, metrics, training
 from tgai.core import checkpoints, config, seeds
-from tgai.models import gan, transfer, vae
+from tgai.models import diffusion, gan, transfer, vae
 
 BATCH_SIZE = 64
 IMAGE_SIZE = 32
 
 config.register_settings(
     "pretrain",
-    full={"pretrain_gan_steps": 9000, "pretrain_vae_steps": 5000, "judge_epochs": 20},
-    class_={"pretrain_gan_steps": 9000, "pretrain_vae_steps": 1500, "judge_epochs": 8},
+    full={
+        "pretrain_gan_steps": 9000,
+        "pretrain_vae_steps": 5000,
+        "judge_epochs": 20,
+        "pretrain_autoencoder_steps": 3000,
+        "pretrain_diffusion_steps": 20000,
+    },
+    class_={
+        "pretrain_gan_steps": 9000,
+        "pretrain_vae_steps": 1500,
+        "judge_epochs": 8,
+        "pretrain_autoencoder_steps": 3000,
+        "pretrain_diffusion_steps": 20000,
+    },
 )
 
 
@@ -248,12 +260,171 @@ def pretrain_vae(seed: int = 0, checkpoint: str = "vae") -> dict:
     )
 
 
+# The L2 weight on the autoencoder's latent while it pretrains: Stable Diffusion's tiny KL term, in its simplest
+# form. It keeps the latent's scale from drifting; the latent is divided by its standard deviation afterwards.
+AUTOENCODER_LATENT_PENALTY = 1e-4
+
+
+def pretrain_autoencoder(seed: int = 0) -> dict:
+    """Train the latent diffusion's autoencoder on typeset digits and capitals, and commit it.
+
+    `python -m tgai pretrain autoencoder`. The encoder maps 32x32 images to 8x8x4 latents, the decoder maps them
+    back (Bernoulli cross-entropy on the gray pixels, `profile().pretrain_autoencoder_steps` steps at batch 64,
+    Adam 1e-3), with `AUTOENCODER_LATENT_PENALTY`. Capitals train it on strokes beyond the ten digits. Records
+    `latent_scale` (the latents' standard deviation on the typeset digits, which the denoiser learns) and the
+    ceiling every diffusion sample is bounded by: how the handwriting judge reads reconstructions of held-out
+    handwritten digits, which the autoencoder never saw.
+    """
+    steps = config.profile().pretrain_autoencoder_steps
+    images = np.concatenate(
+        [data.load(name, "train", IMAGE_SIZE, 1, seed=seed)[0] for name in ("glyphs", "glyph_letters")]
+    )
+    keras.utils.set_random_seed(seed)
+    encoder = diffusion.build_encoder(seed=seed)
+    decoder = diffusion.build_decoder(seed=seed)
+    inputs = keras.Input(diffusion.IMAGE_SHAPE)
+    latents = keras.layers.ActivityRegularization(l2=AUTOENCODER_LATENT_PENALTY)(encoder(inputs))
+    trainer = keras.Model(inputs, decoder(latents))
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=lambda targets, logits: keras.ops.mean(
+            keras.ops.sum(keras.ops.binary_crossentropy(targets, logits, from_logits=True), axis=(1, 2, 3))
+        ),
+    )
+    stream = (
+        tf.data.Dataset.from_tensor_slices((images, images))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(BATCH_SIZE, drop_remainder=True)
+    )
+    start = time.perf_counter()
+    trainer.fit(stream, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    glyph_latents = encoder.predict(data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)[0], verbose=0)
+    latent_scale = float(np.std(glyph_latents))
+    file = checkpoints.save(
+        {"encoder": encoder, "decoder": decoder},
+        checkpoints.data_dir() / f"{diffusion.AUTOENCODER}.weights.h5",
+        latent_scale=latent_scale,
+    )
+    return checkpoints.record(
+        diffusion.AUTOENCODER,
+        file,
+        command="python -m tgai pretrain autoencoder",
+        trained_on=f"glyphs and glyph_letters train splits ({len(images)} images)",
+        latent_shape=list(encoder.output_shape[1:]),
+        width=diffusion.AUTOENCODER_WIDTH,
+        latent_scale=round(latent_scale, 6),
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        seconds=round(seconds, 1),
+        **autoencoder_quality(encoder, decoder, seed),
+        **_versions(),
+    )
+
+
+def autoencoder_quality(encoder, decoder, seed: int = 0) -> dict:
+    """How the judges read the autoencoder's reconstructions of held-out images: the ceiling for its samples."""
+    reconstruct = lambda images: 1.0 / (1.0 + np.exp(-decoder.predict(encoder.predict(images, verbose=0), verbose=0)))
+    target_test = data.load("mnist_5k", "test", IMAGE_SIZE, 1)[0][:1000]
+    glyph_test = data.load("glyphs", "test", IMAGE_SIZE, 1, seed=seed)[0][:1000]
+    return {
+        "mnist_5k_test_reconstructions_balanced": round(metrics.recognisability(reconstruct(target_test)).balanced, 3),
+        "mnist_5k_test_balanced": round(metrics.recognisability(target_test).balanced, 3),
+        "mnist_5k_test_reconstruction_mse": round(float(np.mean((reconstruct(target_test) - target_test) ** 2)), 5),
+        "glyphs_test_reconstructions_glyph_judge_balanced": round(
+            metrics.recognisability(reconstruct(glyph_test), judge_name="glyph_judge").balanced, 3
+        ),
+        "judge_sha256": checkpoints.manifest()["judge"]["sha256"],
+    }
+
+
+class _DenoiserSnapshots(keras.callbacks.Callback):
+    """Save the EMA denoiser after every `fit` chunk (`pretrain_diffusion`'s `snapshot_dir`)."""
+
+    def __init__(self, model, folder):
+        super().__init__()
+        self.diffusion, self.folder = model, pathlib.Path(folder)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        step = int(self.diffusion.optimizer.iterations.numpy())
+        checkpoints.save({"denoiser": self.diffusion.ema_denoiser}, self.folder / f"diffusion_step{step}.weights.h5")
+
+
+def pretrain_diffusion(seed: int = 0, snapshot_dir=None) -> dict:
+    """Train the source denoiser on the committed autoencoder's latents of typeset digits, and commit it.
+
+    `python -m tgai pretrain diffusion` (after `pretrain autoencoder`). `profile().pretrain_diffusion_steps`
+    steps at batch 64, AdamW 1e-3, EMA decay 0.999; saves the EMA denoiser as `denoiser`. Records how the glyph
+    judge and the handwriting judge read 1,000 samples (20 DDIM steps) and their KID to both test sets. With
+    `snapshot_dir`, the EMA denoiser is also saved there every 1,000 steps, for measuring how fine-tuning depends on
+    the pretraining length.
+    """
+    steps = config.profile().pretrain_diffusion_steps
+    images, _ = data.load("glyphs", "train", IMAGE_SIZE, 1, seed=seed)
+    model = diffusion.LatentDiffusion.from_config({"seed": seed, "ema_decay": diffusion.PRETRAIN_EMA_DECAY})
+    transfer.prepare(model, "scratch")
+    model.compile(learning_rate=diffusion.LEARNING_RATE)
+    chunk = 1000 if steps % 1000 == 0 else steps
+    start = time.perf_counter()
+    callbacks = [] if snapshot_dir is None else [_DenoiserSnapshots(model, snapshot_dir)]
+    training.fit(model, images, steps, BATCH_SIZE, seed=seed, chunk=chunk, callbacks=callbacks, description="denoiser")
+    seconds = time.perf_counter() - start
+    file = checkpoints.save(
+        {"denoiser": model.ema_denoiser},
+        checkpoints.data_dir() / "diffusion.weights.h5",
+        latent_shape="x".join(map(str, model.latent_shape)),
+        widths=",".join(map(str, model.widths)),
+    )
+    return checkpoints.record(
+        "diffusion",
+        file,
+        command="python -m tgai pretrain diffusion",
+        trained_on=f"glyphs train split ({len(images)} images), as latents of the committed autoencoder",
+        widths=list(model.widths),
+        steps=steps,
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        seconds=round(seconds, 1),
+        autoencoder_sha256=checkpoints.manifest()[diffusion.AUTOENCODER]["sha256"],
+        note="denoiser: the EMA denoiser (decay 0.999)",
+        **diffusion_quality(model, seed),
+        **_versions(),
+    )
+
+
+def diffusion_quality(model, seed: int = 0) -> dict:
+    """The judges on 1,000 samples of a latent diffusion model (20 DDIM steps), and KID x 1000 to both test sets."""
+    glyph_test, _ = data.load("glyphs", "test", IMAGE_SIZE, 1, seed=seed)
+    target_test, _ = data.load("mnist_5k", "test", IMAGE_SIZE, 1)
+    samples = model.sample(1000, seed=seeds.derive(seed, "evaluation_samples"))
+    own = metrics.recognisability(samples, judge_name="glyph_judge")
+    return {
+        "glyph_judge_recognisable": round(own.fraction, 3),
+        "glyph_judge_digits_covered": own.classes,
+        "glyph_judge_balanced": round(own.balanced, 3),
+        "judge_balanced": round(metrics.recognisability(samples).balanced, 3),
+        "kid_x1000_vs_glyphs_test_judge": round(
+            metrics.kid_x1000(samples, metrics.judge_features(glyph_test[:1000])), 2
+        ),
+        "kid_x1000_vs_mnist_5k_test_judge": round(
+            metrics.kid_x1000(samples, metrics.judge_features(target_test[:1000])), 2
+        ),
+        "glyph_judge_sha256": checkpoints.manifest()["glyph_judge"]["sha256"],
+        "judge_sha256": checkpoints.manifest()["judge"]["sha256"],
+    }
+
+
 PRETRAINERS = {
     "judge": pretrain_judge,
     "glyph_judge": lambda seed=0: pretrain_judge(seed, "glyph_judge"),
     "gan": pretrain_gan,
     "vae": pretrain_vae,
     "vae_letters": lambda seed=0: pretrain_vae(seed, "vae_letters"),
+    "autoencoder": pretrain_autoencoder,
+    "diffusion": pretrain_diffusion,
 }
 # Re-measure a committed checkpoint's quality numbers without retraining it (`python -m tgai pretrain NAME --measure`).
 MEASURERS = {"gan": measure_gan}

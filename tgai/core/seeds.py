@@ -44,6 +44,10 @@ PURPOSES: dict[str, Purpose] = {
     "evaluation_latents": Purpose(1, 1_000_003, 1, "fixed latents every KID evaluation of a run reuses"),
     "evaluation_samples": Purpose(1, 1, 1, "samples drawn once after training, apart from the snapshot latents"),
     "evaluation_noise": Purpose(1, 1, 1, "a VAE's sampling noise outside training, from the draw number"),
+    "diffusion_init": Purpose(
+        100, 5_000_000, 100, "initialisers of lesson 06's encoder (0-9), decoder (10-19) and denoiser (50-99)"
+    ),
+    "prior_samples": Purpose(1, 2_000_003, 1, "the source latents a prior-preserving run samples at compile"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Introduced in lesson 03 (GAN fine-tuning); lessons 04 (VAE) and 05 (LoRA) use the same functions.
 
-The contract. A model class (`tgai.models.gan.GAN`, `tgai.models.vae.VAE`) is a `keras.Model` with:
+The contract. A model class (`tgai.models.gan.GAN`, `tgai.models.vae.VAE`,
+`tgai.models.diffusion.LatentDiffusion`) is a `keras.Model` with:
 
     STRATEGIES      {name: Strategy}: where a run starts and what stays frozen (`freeze`, `prepare`, `restart`)
     CHECKPOINT      the manifest name of its committed source (`load_source`, `tgai.core.checkpoints`)
@@ -56,7 +57,7 @@ import numpy as np
 from tgai.core import checkpoints, keras_internals, validation
 
 # The model modules that follow the contract, by name: the test harness and the benchmarks loop over them.
-MODELS = ("gan", "vae")
+MODELS = ("gan", "vae", "diffusion")
 
 ALL = "all"  # freeze a whole network
 LOWEST = "lowest"  # freeze the lowest `blocks` blocks of a network
@@ -129,7 +130,8 @@ def strategy_of(model, strategy: str) -> Strategy:
     strategies = getattr(type(model), "STRATEGIES", None)
     if strategies is None:
         raise TypeError(
-            f"model must be a tgai generative model (tgai.models.gan.GAN, tgai.models.vae.VAE); "
+            f"model must be a tgai generative model (tgai.models.gan.GAN, tgai.models.vae.VAE, "
+            f"tgai.models.diffusion.LatentDiffusion); "
             f"received {validation.describe(model)}."
         )
     return strategies[validation.choice(strategy, "strategy", strategies)]
