@@ -1,9 +1,10 @@
 """Lesson 06's claims over many seeds (seeds_diffusion): one run of each of its trainings per seed.
 
 seeds_diffusion: for each of `seed_count` seeds (20 at the full scale), lesson 06's recipe at its comparison
-point: N = 100 target digits drawn with that seed; full fine-tuning, scratch, LoRA rank 4 and full fine-tuning
-with prior preservation (weight 1), each for `diffusion_steps` at batch 32 and at the lesson's rates; every
-model sampled `diffusion_samples` times from the seed's noise and judged (balanced recognisability by the
+point: N = 100 target digits drawn with that seed; full fine-tuning, scratch, LoRA rank 4 (and rank 8, the lever
+of a higher rank) and full fine-tuning with prior preservation (weight 1), each for `diffusion_steps` at batch 32
+and at the lesson's rates; every model sampled `diffusion_samples` times from the seed's noise and judged
+(balanced recognisability by the
 handwriting judge and by the glyph judge, KID x 1000 to as many held-out digits in the judge's features), and
 the fine-tuned model also sampled with 5, 10 and 50 DDIM steps. Also the autoencoder's ceiling (the judge on
 reconstructions of held-out digits), decoded noisy latents at t = 0.6, and the source's samples. One row per
@@ -66,6 +67,7 @@ def _seed(seed: int, source, steps: int, samples: int) -> dict[str, float]:
         "full": diffusion.make("full", source=source, seed=seed, learning_rate=diffusion.FINE_TUNE_LEARNING_RATE)[0],
         "scratch": diffusion.make("scratch", source=source, seed=seed, learning_rate=diffusion.LEARNING_RATE)[0],
         "lora": diffusion.make_lora(LORA_RANK, source=source, seed=seed, learning_rate=diffusion.LORA_LEARNING_RATE),
+        "lora8": diffusion.make_lora(8, source=source, seed=seed, learning_rate=diffusion.LORA_LEARNING_RATE),
         "prior": diffusion.make(
             "full",
             source=source,

@@ -43,6 +43,9 @@ class ModelCase:
             runs it every chunk through `tgai.training.PeriodicEvaluation`, as lessons evaluate.
         saved_with: The attribute the committed checkpoint records its architecture by (`latent_dim`), which a
             refused load names.
+        other_shape: `from_config` keys, over `small`, of a model whose networks' weights differ in shape from the
+            small model's (a larger image for the GAN and the VAE; the fully convolutional denoiser's weights do
+            not depend on the image size, so wider layers for it).
     """
 
     name: str
@@ -56,6 +59,7 @@ class ModelCase:
     mismatched_layers: tuple
     evaluate: object
     saved_with: str = "latent_dim"
+    other_shape: dict = dataclasses.field(default_factory=lambda: {"image_shape": (24, 24, 1)})
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -203,6 +207,7 @@ MODELS: dict[str, ModelCase] = {
         mismatched_layers=("denoiser/middle1_conv1", "denoiser/up_conv1"),
         evaluate=_diffusion_evaluate,
         saved_with="latent_shape",
+        other_shape={"widths": (16, 24)},
     ),
 }
 

@@ -412,4 +412,3 @@ def test_tiny_diffusion_seeds_run_records_every_quantity_lesson_06_asserts(tmp_p
         assert 0 <= rows[name]["median"] <= 1
     assert rows["full_seconds"]["unit"] == "s" and rows["full_seconds"]["median"] > 0
     assert "prior weight 1" in rows["full_kid"]["notes"]
-

@@ -18,6 +18,7 @@ HISTORICAL = {
     # Purposes added after tgai.core.seeds: their formula is the row itself (lesson 06's checkpoints were made with it).
     "diffusion_init": lambda seed, index: seed * 100 + 5_000_000 + index,
     "prior_samples": lambda seed, index: seed + 2_000_003,
+    "lora_init": lambda seed, index: seed * 1000 + 7_000_000 + index,
 }
 
 

@@ -133,7 +133,7 @@ def test_start_from_refuses_a_mismatched_source_and_leaves_the_model_unchanged(n
     case = MODELS[name]
     model = case.create_small(seed=0)
     before = snapshot(model.weights)
-    wider = case.model_class.from_config(dict(seed=5, **{**case.small, "image_shape": (24, 24, 1)}))
+    wider = case.model_class.from_config(dict(seed=5, **{**case.small, **case.other_shape}))
     with pytest.raises(
         ValueError,
         match=r"source \w+ does not match the model's: received weight shapes .* Pass a source built like the model, "

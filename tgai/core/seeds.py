@@ -48,6 +48,7 @@ PURPOSES: dict[str, Purpose] = {
         100, 5_000_000, 100, "initialisers of lesson 06's encoder (0-9), decoder (10-19) and denoiser (50-99)"
     ),
     "prior_samples": Purpose(1, 2_000_003, 1, "the source latents a prior-preserving run samples at compile"),
+    "lora_init": Purpose(1000, 7_000_000, 1000, "LoRA's A of each adapted layer, when `lora.enable` gets a seed"),
 }
 
 

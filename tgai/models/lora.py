@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tgai.core import checkpoints, config, files, keras_internals, validation
+from tgai.core import checkpoints, config, files, keras_internals, seeds, validation
 
 ADAPTER_WEIGHTS = ("lora_kernel_a", "lora_kernel_b")
 # Adapters usually take a larger step than full fine-tuning: benchmarks' sweep_gan tried rank-4 adapters at
@@ -133,11 +133,13 @@ def adapted_layers(model) -> list:
     return [layer for layer in model.layers if getattr(layer, "lora_enabled", False)]
 
 
-def enable(model, rank: int, alpha=None) -> list:
+def enable(model, rank: int, alpha=None, seed: int | None = None) -> list:
     """Enable adapters of `rank` on every layer that supports them, and freeze every other weight.
 
     Introduced in lesson 05, which writes the same loop out on the page. Keras' `enable_lora` freezes the
     kernel only; the biases and normalization weights are frozen here too, so that the adapters alone train.
+    With `seed`, each layer's `A` is drawn from a He-uniform initializer seeded by `(seed, layer index)`;
+    without it (lesson 05's models) `A` comes from Keras' global random state, which depends on what ran before.
 
     Returns:
         The names of the layers that got adapters.
@@ -152,8 +154,11 @@ def enable(model, rank: int, alpha=None) -> list:
             f"model {model.name!r} has no layer with enable_lora (Dense, Conv2D, tgai.models.lora.Conv2DTranspose); "
             "pass tgai.models.lora.adaptable(model) instead."
         )
-    for layer in supported:
-        layer.enable_lora(rank, lora_alpha=alpha)
+    for index, layer in enumerate(supported):
+        initializer = (
+            "he_uniform" if seed is None else keras.initializers.HeUniform(seed=seeds.derive(seed, "lora_init", index))
+        )
+        layer.enable_lora(rank, lora_alpha=alpha, a_initializer=initializer)
     for weight in model.weights:
         weight.trainable = weight.name in ADAPTER_WEIGHTS
     return [layer.name for layer in supported]
