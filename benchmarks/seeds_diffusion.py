@@ -56,7 +56,7 @@ def _seed(seed: int, source, steps: int, samples: int) -> dict[str, float]:
     reference = metrics.judge_features(heldout)
     values: dict[str, float] = {"ceiling_balanced": metrics.recognisability(np.asarray(source(heldout))).balanced}
     signal_rate, noise_rate = (float(rate) for rate in diffusion.diffusion_schedule(np.float32(NOISED_TIME)))
-    noisy = signal_rate * source.encode(heldout[:200]) + noise_rate * diffusion.initial_noise(
+    noisy = signal_rate * source.encode(pair.heldout_images[:200]) + noise_rate * diffusion.initial_noise(
         200, seed, source.latent_shape
     )
     values["noised_balanced"] = metrics.recognisability(np.asarray(source.decode(noisy))).balanced

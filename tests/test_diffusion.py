@@ -209,3 +209,32 @@ def test_committed_source_loads_and_samples_typeset_digits():
     samples = source.sample(200, seed=0)
     judged = tgai.metrics.recognisability(samples, judge_name="glyph_judge")
     assert judged.classes == 10, judged
+
+
+# Lesson 06's exercises: each folded solution passes its check cell, and the skeleton does not.
+
+
+def test_lesson_06_exercise_solutions_pass_their_checks_and_the_skeletons_do_not():
+    import json
+    import pathlib
+    import re
+
+    cells = json.loads((pathlib.Path(__file__).parents[1] / "notebooks" / "06_latent_diffusion.ipynb").read_text())[
+        "cells"
+    ]
+    sources = ["".join(cell["source"]) for cell in cells]
+    source = diffusion.load_source()
+    namespace = {"np": np, "keras": keras, "diffusion": diffusion, "source": source}
+    namespace["heldout"] = tgai.data.load("mnist_5k", "test")[0][:8]
+    checks = [index for index, text in enumerate(sources) if text.startswith("def check_")]
+    assert len(checks) >= 2, "lesson 06 should have at least two exercises with check cells"
+    for index in checks:
+        skeleton, solution_cell, check = sources[index - 2], sources[index - 1], sources[index]
+        solution = re.search(r"```python\n(.*?)```", solution_cell, re.DOTALL).group(1)
+        check_name = re.match(r"def (\w+)", check).group(1)
+        function_name = re.match(r"def (\w+)", skeleton).group(1)
+        exec(skeleton, namespace)
+        exec(check, namespace)  # the cell ends by checking the skeleton, as a learner first runs it
+        assert namespace[check_name](namespace[function_name]).startswith("not yet"), check_name
+        exec(solution, namespace)
+        assert namespace[check_name](namespace[function_name]).startswith("correct"), check_name

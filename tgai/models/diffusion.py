@@ -534,7 +534,8 @@ def ddim_step(denoiser, latents, time, step_size):
     Returns:
         `(next latents, predicted clean latents)`.
     """
-    times = tf.fill([tf.shape(latents)[0], 1, 1, 1], time)
+    latents = tf.convert_to_tensor(latents, tf.float32)
+    times = tf.fill([tf.shape(latents)[0], 1, 1, 1], tf.cast(time, tf.float32))
     signal_rates, noise_rates = diffusion_schedule(times)
     predicted_noise = denoiser([latents, noise_rates**2], training=False)
     clean = (latents - noise_rates * predicted_noise) / signal_rates
