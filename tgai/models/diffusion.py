@@ -56,8 +56,8 @@ MAX_SIGNAL_RATE = 0.95
 SAMPLING_STEPS = 20
 LEARNING_RATE = 1e-3  # training a denoiser from scratch (and pretraining the source)
 # Lesson 06's rates, each the best of the same sweep at its budget (benchmarks/sweep.py, sweep_diffusion): full
-# fine-tuning read 0.57 / 0.60 / 0.60 / 0.60 at 5e-4 / 1e-3 / 2e-3 / 4e-3 (ties go to the lower rate), rank-4
-# adapters 0.46 / 0.51 / 0.52 / 0.52 at 2e-3 / 5e-3 / 1e-2 / 2e-2: adapters train few weights and take larger steps.
+# fine-tuning read 0.572 / 0.593 / 0.603 / 0.602 at 5e-4 / 1e-3 / 2e-3 / 4e-3, rank-4 adapters 0.460 / 0.505 /
+# 0.517 / 0.520 at 2e-3 / 5e-3 / 1e-2 / 2e-2 (medians of 2 seeds): adapters train few weights and take larger steps.
 FINE_TUNE_LEARNING_RATE = 2e-3
 LORA_LEARNING_RATE = 2e-2
 # The EMA's decay in lesson 06's runs of a few hundred steps (with its warm-up, the average stays short until
@@ -196,8 +196,9 @@ def build_denoiser(latent_shape=(8, 8, LATENT_CHANNELS), widths=DENOISER_WIDTHS,
     """Build the UNet: `[noisy latents (N, h, w, c), noise variances (N, 1, 1, 1)]` -> predicted noise (N, h, w, c).
 
     keras-io's DDIM UNet in miniature: the noise variance is embedded (`NoiseEmbedding`), spread over the
-    latent and concatenated to it; one residual block at the latent's resolution and two at half of it; a skip
-    connection carries the first block's output past the bottleneck. The last convolution starts at zero, so a
+    latent and concatenated to it; a residual block at the latent's resolution on the way down, two at half of it,
+    one at full resolution on the way up; a skip connection carries the first block's output past the bottleneck
+    to the last. The last convolution starts at zero, so a
     fresh denoiser predicts no noise.
     """
     latent_shape = _positive_ints(latent_shape, 3, "latent_shape", (8, 8, LATENT_CHANNELS))
