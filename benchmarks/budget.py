@@ -19,6 +19,15 @@ steps. Rows: the seconds each needs to first reach two levels of held-out -ELBO,
 source model already starts on the target) and 175 nats (better than scratch gets with 30 images), with the
 ratio scratch / fine-tune. A run that never gets there counts as its whole length (a lower bound); one that
 starts there counts 0 s, and its ratio is left out rather than divided by zero.
+
+The latent diffusion model's counterpart (budget_diffusion, lesson 06): for N = 10, 30 and 100 target digits
+drawn with each seed (20 seeds at the full scale, as the lesson draws them), the denoiser is fine-tuned from the
+committed source (`full`, AdamW 2e-3) and trained from scratch (1e-3), each for the lesson's steps at batch 32
+or N, and evaluated every `diffusion_eval_every` steps as the lesson evaluates it (`diffusion.sample_evaluation`:
+its samples from fixed noise, 20 DDIM steps). Rows: at each evaluated step, fine-tuning's balanced
+recognisability and KID x 1000 against scratch's; at the last step, fine-tuning's lead in balanced
+recognisability and scratch's KID over fine-tuning's, seed by seed (the bounds of lesson 06's claims at each N);
+and the seconds of training each needs to reach the GAN's quality level, as budget_gan counts them.
 """
 
 from __future__ import annotations
@@ -192,4 +201,161 @@ def run_vae(scale: common.Scale, log=print) -> list[dict]:
             if neither:
                 result["ratio"] = None
             rows.append(result)
+    return rows
+
+
+# budget_diffusion's rows at each evaluated step: (value name, unit, label).
+DIFFUSION_MEASURES = (("balanced", "fraction", "balanced recognisability"), ("kid", "KID x1000", "KID"))
+
+
+def _diffusion_seed(models, source, count: int, steps: int, eval_every: int, samples: int, seed: int) -> dict:
+    """One seed of budget_diffusion: both starts trained on N = `count` digits drawn with `seed`, by value name."""
+    import tgai
+    from tgai import data, experiments
+    from tgai.models import diffusion
+
+    pair = data.domain_pair(n_target=count, seed=seed)
+    evaluate = diffusion.sample_evaluation(pair.heldout_images, samples)
+    batch_size = min(tgai.profile().diffusion_batch_size, count)
+    values = {}
+    for strategy, model in models.items():
+        images = pair.target_images
+        result = experiments.run(model, strategy, images, steps, batch_size, eval_every, seed, evaluate, source=source)
+        values[f"{strategy}_seconds"] = result.seconds
+        for step, evaluated in result.history:
+            for name in ("balanced", "kid", "classes", "glyph_balanced"):
+                values[f"{strategy}_{name}_step{step}"] = evaluated[name]
+    return values
+
+
+def _diffusion_seconds_to_quality(values: dict, strategy: str, steps: list[int]) -> tuple[float, bool]:
+    """Training seconds until the first evaluated step at the GAN's QUALITY, and whether it was reached."""
+    per_step = values[f"{strategy}_seconds"] / steps[-1]
+    for step in steps:
+        if common.at_quality({name: values[f"{strategy}_{name}_step{step}"] for name in ("balanced", "kid")}):
+            return step * per_step, True
+    return steps[-1] * per_step, False
+
+
+def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
+    """budget_diffusion: fine-tuning against scratch over steps for each N, one run of each per seed.
+
+    At the full scale (about 50 minutes) each seed's values are kept in `build/benchmark-progress/`, keyed by the
+    two committed networks and the settings, so that a run that stops part-way resumes at the next seed.
+    """
+    import tgai
+    from tgai.core import checkpoints
+    from tgai.models import diffusion
+
+    profile = tgai.profile()
+    steps = scale.seeds_steps or profile.diffusion_steps
+    eval_every = scale.seeds_eval_every if scale.seeds_steps else profile.diffusion_eval_every
+    samples = profile.diffusion_samples if scale.name == "full" else scale.kid_samples
+    source = diffusion.load_source()
+    models = {
+        "full": diffusion.make("full", source=source, learning_rate=diffusion.FINE_TUNE_LEARNING_RATE)[0],
+        "scratch": diffusion.make("scratch", source=source, learning_rate=diffusion.LEARNING_RATE)[0],
+    }
+    manifest = checkpoints.manifest()
+    key = manifest["autoencoder"]["sha256"][:12] + "-" + manifest["diffusion"]["sha256"][:12]
+    evaluated_steps = list(range(0, steps + 1, eval_every))
+    rows = []
+    for count in scale.transfer_counts:
+        values: dict[str, list[float]] = {}
+        for seed, measured in common.per_seed(
+            "budget_diffusion",
+            key,
+            f"n{count}-{steps}steps-every{eval_every}-{samples}samples",
+            range(scale.seed_count),
+            lambda seed, count=count: _diffusion_seed(models, source, count, steps, eval_every, samples, seed),
+            keep=scale.name == "full",
+        ):
+            common.collect(measured, values)
+            reached = {name: _diffusion_seconds_to_quality(measured, name, evaluated_steps) for name in models}
+            for name in models:
+                values.setdefault(f"{name}_to_quality", []).append(reached[name][0])
+                values.setdefault(f"{name}_hit", []).append(reached[name][1])
+            log(
+                f"  budget_diffusion: N={count} seed {seed}: balanced "
+                + " / ".join(
+                    f"{name} " + " ".join(f"{measured[f'{name}_balanced_step{step}']:.2f}" for step in evaluated_steps)
+                    for name in models
+                )
+                + f"; KID at step {steps} full {measured[f'full_kid_step{steps}']:.1f} scratch "
+                f"{measured[f'scratch_kid_step{steps}']:.1f}"
+            )
+        setting = (
+            f"N={count} drawn with each seed; batch {min(profile.diffusion_batch_size, count)}; full at "
+            f"{diffusion.FINE_TUNE_LEARNING_RATE:g}, scratch at {diffusion.LEARNING_RATE:g}; {samples} samples per "
+            f"evaluation, {diffusion.SAMPLING_STEPS} DDIM steps; one run each per seed, seeds 0-{scale.seed_count - 1}"
+        )
+        for step in evaluated_steps[1:]:
+            for name, unit, label in DIFFUSION_MEASURES:
+                rows.append(
+                    common.row(
+                        "budget_diffusion",
+                        f"n{count}_step{step}_{name}",
+                        f"latent diffusion, N={count}, step {step}: {label}, fine-tune",
+                        unit,
+                        values[f"full_{name}_step{step}"],
+                        baseline="scratch at equal steps",
+                        baseline_samples=values[f"scratch_{name}_step{step}"],
+                        higher_is_better=name == "balanced",
+                        ratio_meaning=f"{'fine-tune / scratch' if name == 'balanced' else 'scratch / fine-tune'}, "
+                        "> 1 favours transfer",
+                        notes=setting,
+                    )
+                )
+        full_balanced, scratch_balanced = (np.array(values[f"{name}_balanced_step{steps}"]) for name in models)
+        full_kid, scratch_kid = (np.array(values[f"{name}_kid_step{steps}"]) for name in models)
+        rows.append(
+            common.row(
+                "budget_diffusion",
+                f"n{count}_final_balanced",
+                f"latent diffusion, N={count}, step {steps}: fine-tuning's balanced recognisability",
+                "fraction",
+                full_balanced.tolist(),
+                notes=f"seed by seed, as the n{count}_step{steps}_balanced row; {setting}",
+            )
+        )
+        rows.append(
+            common.row(
+                "budget_diffusion",
+                f"n{count}_over_scratch",
+                f"latent diffusion, N={count}, step {steps}: fine-tuning's balanced recognisability minus scratch's",
+                "fraction",
+                (full_balanced - scratch_balanced).tolist(),
+                notes=f"seed by seed; {setting}",
+            )
+        )
+        rows.append(
+            common.row(
+                "budget_diffusion",
+                f"n{count}_kid_ratio",
+                f"latent diffusion, N={count}, step {steps}: scratch's KID / fine-tuning's",
+                "ratio",
+                (scratch_kid / full_kid).tolist(),
+                notes=f"seed by seed; {setting}",
+            )
+        )
+        unreached = {name: sum(not hit for hit in values[f"{name}_hit"]) for name in models}
+        neither = unreached["full"] == scale.seed_count
+        timing = common.row(
+            "budget_diffusion",
+            f"n{count}_seconds_to_quality",
+            f"latent diffusion, N={count}: seconds of training to {common.quality_text()}, fine-tune",
+            "s",
+            values["full_to_quality"],
+            baseline="scratch",
+            baseline_samples=values["scratch_to_quality"],
+            higher_is_better=False,
+            ratio_meaning="scratch / fine-tune"
+            + (" (lower bound: scratch did not get there in every run)" if unreached["scratch"] else ""),
+            notes=("no ratio: fine-tuning never got there either; " if neither else "")
+            + f"not reached within {steps} steps: fine-tune {unreached['full']}, scratch {unreached['scratch']} of "
+            f"{scale.seed_count} runs (counted as {steps} steps; seconds include the evaluations); {setting}",
+        )
+        if neither:
+            timing["ratio"] = None
+        rows.append(timing)
     return rows

@@ -298,6 +298,35 @@ class Stopwatch:
         return False
 
 
+def per_seed(benchmark: str, key: str, settings: str, seeds, measure, keep: bool):
+    """Yield `(seed, values)` for each seed, measuring with `measure(seed) -> {name: float}` or reading it back.
+
+    The seeds benchmarks run for half an hour or more, and a long run on a 2-core laptop can stop part-way (a
+    crash, a closed lid). With `keep` (the full scale) each seed's values are written to
+    `build/benchmark-progress/<benchmark>/<key>/seed<seed>-<settings>.json` as soon as they are measured, and a
+    rerun reads them back instead of measuring again. `key` names what the values depend on beyond the settings
+    (the committed checkpoints' hashes): a retrained source starts afresh.
+    """
+    folder = ROOT / "build" / "benchmark-progress" / benchmark / key
+    for seed in seeds:
+        kept = folder / f"seed{seed}-{settings}.json"
+        if keep and kept.is_file():
+            values = json.loads(kept.read_text())
+        else:
+            values = measure(seed)
+            if keep:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                kept.write_text(json.dumps(values))
+        yield seed, values
+
+
+def collect(measured: dict[str, float], into: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Append one seed's `{name: value}` to `into`'s lists, by name; return `into`."""
+    for name, value in measured.items():
+        into.setdefault(name, []).append(float(value))
+    return into
+
+
 def now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -573,6 +602,11 @@ def readme_section(results: dict) -> str:
         "VAE train steps/s: tgai `fit` vs the hand-written loop, both with XLA",
     )
     entry(
+        "throughput_diffusion",
+        "tgai_xla_vs_hand_xla",
+        "Latent diffusion train steps/s: tgai `fit` vs the hand-written loop, both with XLA",
+    )
+    entry(
         "throughput_gan",
         "tgai_xla",
         "GAN `fit`: the kit's default (XLA) vs without XLA (the kit's default before 2026-12)",
@@ -607,6 +641,13 @@ def readme_section(results: dict) -> str:
             f"n{count}_seconds_to_175_nats",
             f"VAE time to quality, N={count}: seconds to held-out -ELBO <= 175 nats, fine-tune vs scratch",
             "{:.1f}",
+        )
+    for count in (10, 30, 100):
+        entry(
+            "budget_diffusion",
+            f"n{count}_seconds_to_quality",
+            f"Latent diffusion time to quality, N={count}: seconds to {quality_text()}, fine-tune vs scratch",
+            "{:.0f}",
         )
     entry("notebooks", "total", "All notebooks, class profile, headless: total wall time", "{:.0f}")
     lines += table + [""]

@@ -6,8 +6,9 @@ Usage:
     python benchmarks/run.py --only throughput_vae extraction
     TGAI_PROFILE=full python benchmarks/run.py    # the full profile (benchmarks/gpu.sh does this on a GPU)
 
-Benchmarks: throughput_gan, throughput_vae, extraction, transfer_gan, transfer_vae, budget_gan, budget_vae, sweep_gan,
-tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, seeds_style, notebooks (`--only` also takes the
+Benchmarks: throughput_gan, throughput_vae, throughput_diffusion, extraction, transfer_gan, transfer_vae, budget_gan,
+budget_vae, budget_diffusion, sweep_gan, tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, seeds_style,
+sweep_diffusion, seeds_diffusion, notebooks (`--only` also takes the
 prefixes `throughput`, `transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run
 does not measure (`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table
 saying which run measured it.
@@ -42,6 +43,7 @@ BENCHMARKS = (
     "transfer_vae",
     "budget_gan",
     "budget_vae",
+    "budget_diffusion",
     "sweep_gan",
     "tutorial_gan",
     "seeds_gan",
@@ -103,6 +105,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return budget.run(scale, log)
     if name == "budget_vae":
         return budget.run_vae(scale, log)
+    if name == "budget_diffusion":
+        return budget.run_diffusion(scale, log)
     if name == "sweep_gan":
         return sweep.run(scale, log)
     if name == "tutorial_gan":

@@ -27,8 +27,6 @@ held-out digits); rows of each method's -ELBO and of each rank's difference from
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from benchmarks import common
@@ -208,20 +206,17 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
     )
     # Kept values are reused only for the same source checkpoint and settings: a retrained source starts afresh.
     source_sha256 = checkpoints.manifest()["gan"]["sha256"][:12]
-    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_lora" / source_sha256
     source = gan.load_source()
     values: dict[str, list[float]] = {}
-    for seed in range(scale.seed_count):
-        kept = progress / f"seed{seed}-{steps}steps-{samples}samples-lr{LORA_LEARNING_RATE:g}.json"
-        if scale.name == "full" and kept.is_file():
-            measured = json.loads(kept.read_text())
-        else:
-            measured = _lora_seed(seed, source, steps, samples)
-            if scale.name == "full":
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                kept.write_text(json.dumps(measured))
-        for name, value in measured.items():
-            values.setdefault(name, []).append(float(value))
+    for seed, measured in common.per_seed(
+        "seeds_lora",
+        source_sha256,
+        f"{steps}steps-{samples}samples-lr{LORA_LEARNING_RATE:g}",
+        range(scale.seed_count),
+        lambda seed: _lora_seed(seed, source, steps, samples),
+        keep=scale.name == "full",
+    ):
+        common.collect(measured, values)
         log(
             f"  seeds_lora: seed {seed}: "
             + ", ".join(

@@ -13,7 +13,6 @@ quantity the lesson asserts, with every seed's value, so that a claim's bound ca
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -111,19 +110,16 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     source = diffusion.load_source()
     manifest = checkpoints.manifest()
     key = manifest["autoencoder"]["sha256"][:12] + "-" + manifest["diffusion"]["sha256"][:12]
-    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_diffusion" / key
     values: dict[str, list[float]] = {}
-    for seed in range(scale.seed_count):
-        kept = progress / f"seed{seed}-{steps}steps-{samples}samples.json"
-        if scale.name == "full" and kept.is_file():
-            measured = json.loads(kept.read_text())
-        else:
-            measured = _seed(seed, source, steps, samples)
-            if scale.name == "full":
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                kept.write_text(json.dumps(measured))
-        for name, value in measured.items():
-            values.setdefault(name, []).append(float(value))
+    for seed, measured in common.per_seed(
+        "seeds_diffusion",
+        key,
+        f"{steps}steps-{samples}samples",
+        range(scale.seed_count),
+        lambda seed: _seed(seed, source, steps, samples),
+        keep=scale.name == "full",
+    ):
+        common.collect(measured, values)
         log(
             f"  seeds_diffusion: seed {seed}: balanced full {measured['full_balanced']:.2f} scratch "
             f"{measured['scratch_balanced']:.2f} LoRA {measured['lora_balanced']:.2f} prior "

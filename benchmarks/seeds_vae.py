@@ -13,8 +13,6 @@ run also holds for the median of the lesson's seeds).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from benchmarks import common
@@ -127,19 +125,16 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     sources = {"near": vae.load_source(), "far": vae.load_source(checkpoint="vae_letters")}
     manifest = checkpoints.manifest()
     key = manifest["vae"]["sha256"][:12] + "-" + manifest["vae_letters"]["sha256"][:12]
-    progress = common.ROOT / "build" / "benchmark-progress" / "seeds_vae" / key
     values: dict[str, list[float]] = {}
-    for seed in range(scale.seed_count):
-        kept = progress / f"seed{seed}-{steps}steps-every{every}-{samples}samples.json"
-        if scale.name == "full" and kept.is_file():
-            measured = json.loads(kept.read_text())
-        else:
-            measured = _seed(seed, sources, steps, every, samples, losses)
-            if scale.name == "full":
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                kept.write_text(json.dumps(measured))
-        for name, value in measured.items():
-            values.setdefault(name, []).append(float(value))
+    for seed, measured in common.per_seed(
+        "seeds_vae",
+        key,
+        f"{steps}steps-every{every}-{samples}samples",
+        range(scale.seed_count),
+        lambda seed: _seed(seed, sources, steps, every, samples, losses),
+        keep=scale.name == "full",
+    ):
+        common.collect(measured, values)
         log(
             f"  seeds_vae: seed {seed}: source test {measured['source_test']:.1f}, full at its chosen step "
             f"{measured['full_test_at_chosen']:.1f}; mixture balanced source {measured['source_mixture_balanced']:.2f} "

@@ -60,6 +60,19 @@ def _identical(first, second) -> bool:
 # ------------------------------------------------------------------------------------------- hand loops
 
 
+def _looping(step):
+    """`run(dataset, steps)`: call a hand-written loop's `step` on each of `steps` batches; return the first loss."""
+    import tensorflow as tf
+
+    def run(dataset, steps):
+        losses = None
+        for batch in dataset.take(steps):
+            losses = step(batch)
+        return float(tf.nest.flatten(losses)[0])
+
+    return run
+
+
 def hand_gan_loop(seed: int, xla: bool = False):
     """A minimal GAN training loop over tgai's generator and discriminator: returns `run(dataset, steps)`.
 
@@ -103,13 +116,7 @@ def hand_gan_loop(seed: int, xla: bool = False):
             average.assign(decay * average + (1.0 - decay) * live)
         return d_loss, g_loss
 
-    def run(dataset, steps):
-        losses = None
-        for batch in dataset.take(steps):
-            losses = step(batch)
-        return float(losses[0])
-
-    return run
+    return _looping(step)
 
 
 def hand_vae_loop(seed: int, xla: bool = False):
@@ -144,13 +151,7 @@ def hand_vae_loop(seed: int, xla: bool = False):
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
 
-    def run(dataset, steps):
-        loss = None
-        for batch in dataset.take(steps):
-            loss = step(batch)
-        return float(loss)
-
-    return run
+    return _looping(step)
 
 
 def hand_diffusion_loop(seed: int, xla: bool = False):
@@ -190,13 +191,7 @@ def hand_diffusion_loop(seed: int, xla: bool = False):
             average.assign(decay * average + (1.0 - decay) * live)
         return loss
 
-    def run(dataset, steps):
-        loss = None
-        for batch in dataset.take(steps):
-            loss = step(batch)
-        return float(loss)
-
-    return run
+    return _looping(step)
 
 
 HAND_LOOPS = {"gan": hand_gan_loop, "vae": hand_vae_loop, "diffusion": hand_diffusion_loop}

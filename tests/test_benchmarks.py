@@ -195,6 +195,32 @@ def test_tiny_vae_budget_run_reports_seconds_to_each_level(tmp_path, monkeypatch
         assert "not reached within 4 steps" in result["notes"]
 
 
+@pytest.mark.integration
+def test_tiny_diffusion_budget_run_gives_every_step_and_the_seed_by_seed_bounds(tmp_path, monkeypatch):
+    rows = _tiny_rows("budget_diffusion", tmp_path, monkeypatch)
+    names = [result["name"] for result in rows]
+    assert names == [
+        "n10_step2_balanced",
+        "n10_step2_kid",
+        "n10_step4_balanced",
+        "n10_step4_kid",
+        "n10_final_balanced",
+        "n10_over_scratch",
+        "n10_kid_ratio",
+        "n10_seconds_to_quality",
+    ]
+    by_name = {result["name"]: result for result in rows}
+    for name in ("n10_step4_balanced", "n10_step4_kid"):
+        assert by_name[name]["baseline"] == "scratch at equal steps" and len(by_name[name]["baseline_samples"]) == 1
+    # The bounds rows are differences and ratios of the last step's values, seed by seed.
+    step4 = by_name["n10_step4_balanced"]
+    assert by_name["n10_final_balanced"]["samples"] == step4["samples"]
+    assert by_name["n10_over_scratch"]["samples"] == pytest.approx([step4["samples"][0] - step4["baseline_samples"][0]])
+    kid = by_name["n10_step4_kid"]
+    assert by_name["n10_kid_ratio"]["samples"] == pytest.approx([kid["baseline_samples"][0] / kid["samples"][0]])
+    assert "not reached within 4 steps" in rows[-1]["notes"]
+
+
 def test_seconds_to_a_level_count_a_start_there_as_zero_and_a_miss_as_the_whole_run():
     from benchmarks import budget
 

@@ -238,7 +238,7 @@ def diffusion_schedule(times):
     return keras.ops.cos(angles), keras.ops.sin(angles)
 
 
-class LatentDiffusion(keras.Model):
+class LatentDiffusion(transfer.OneOptimizerCompileConfig, keras.Model):
     """A latent diffusion model whose `train_step` teaches the denoiser to predict the noise added to latents.
 
     Introduced in lesson 06. The encoder and decoder are frozen (the shared first stage); the denoiser trains,
@@ -421,19 +421,6 @@ class LatentDiffusion(keras.Model):
             noise = initial_noise(self.prior_samples, seeds.derive(self.seed, "prior_samples"), self.latent_shape)
             self.prior_latents.assign(self.denoise(noise, SAMPLING_STEPS))
 
-    def get_compile_config(self) -> dict:
-        """What `compile` was given (Keras' compile config): the optimizer, serialized, steps per call, XLA."""
-        return {
-            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "steps_per_execution": self.steps_per_execution,
-            "jit_compile": self.jit_compile,
-        }
-
-    def compile_from_config(self, config: dict):
-        """Compile with a fresh optimizer configured as in `config` (from `get_compile_config`)."""
-        optimizer = keras.saving.deserialize_keras_object(config["optimizer"], safe_mode=True)
-        self.compile(optimizer, steps_per_execution=config["steps_per_execution"], jit_compile=config["jit_compile"])
-
     def encode(self, images):
         """Images in [0, 1] -> latents of unit scale (the frozen encoder's output / `latent_scale`)."""
         return self.encoder(images, training=False) / self.latent_scale
@@ -603,12 +590,7 @@ def make_lora(rank: int, source=None, seed: int = 0, learning_rate: float = LORA
     Introduced in lesson 06: LoRA as it is used on Stable Diffusion, on the denoiser (`tgai.models.lora`).
     `options` go to `LatentDiffusion` (`ema_decay`, `prior_weight`, ...).
     """
-    source = load_source(seed) if source is None else source
-    if not isinstance(source, LatentDiffusion):
-        raise TypeError(
-            f"source must be a tgai.models.diffusion.LatentDiffusion (e.g. diffusion.load_source()); received "
-            f"{validation.describe(source)}."
-        )
+    source = transfer.checked_source(load_source(seed) if source is None else source, LatentDiffusion)
     denoiser = lora.adaptable(source.ema_denoiser)
     lora.enable(denoiser, rank, alpha, seed=validation.positive_int(seed, "seed", minimum=0))
     model = LatentDiffusion(

@@ -551,11 +551,7 @@ def make_lora(rank: int, source=None, seed: int = 0, learning_rate: float = lora
     training tool, not part of what ships). The discriminator keeps DCGAN's Adam(2e-4); the adapters get
     `learning_rate`.
     """
-    source = load_source(seed) if source is None else source
-    if not isinstance(source, GAN):
-        raise TypeError(
-            f"source must be a tgai.models.gan.GAN (e.g. gan.load_source()); received {validation.describe(source)}."
-        )
+    source = transfer.checked_source(load_source(seed) if source is None else source, GAN)
     learning_rate = validation.positive_number(learning_rate, "learning_rate", "1e-3")
     generator = lora.adaptable(source.generator)
     lora.enable(generator, rank, alpha)

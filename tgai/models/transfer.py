@@ -225,6 +225,42 @@ def start_from(model, source) -> None:
         target.assign(value)
 
 
+class OneOptimizerCompileConfig:
+    """The contract's `get_compile_config` / `compile_from_config` for a model with one optimizer.
+
+    A mixin for `keras.Model` subclasses whose `compile(optimizer, steps_per_execution=..., jit_compile=...)`
+    builds one optimizer (`tgai.models.vae.VAE`, `tgai.models.diffusion.LatentDiffusion`); the GAN, with two,
+    writes its own.
+    """
+
+    def get_compile_config(self) -> dict:
+        """What `compile` was given (Keras' compile config): the optimizer, serialized, steps per call, XLA."""
+        return {
+            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+            "steps_per_execution": self.steps_per_execution,
+            "jit_compile": self.jit_compile,
+        }
+
+    def compile_from_config(self, config: dict):
+        """Compile with a fresh optimizer configured as in `config` (from `get_compile_config`)."""
+        optimizer = keras.saving.deserialize_keras_object(config["optimizer"], safe_mode=True)
+        self.compile(optimizer, steps_per_execution=config["steps_per_execution"], jit_compile=config["jit_compile"])
+
+
+def checked_source(source, model_class):
+    """`source`, if it is a `model_class`; a TypeError naming the class and how to load one otherwise.
+
+    For functions that take a source model to adapt (`make_lora` in each model module).
+    """
+    if not isinstance(source, model_class):
+        module = model_class.__module__
+        raise TypeError(
+            f"source must be a {module}.{model_class.__name__} (e.g. {module.rsplit('.', 1)[-1]}.load_source()); "
+            f"received {validation.describe(source)}."
+        )
+    return source
+
+
 def architecture(model) -> dict:
     """The model's configuration without its seed: what a source must share with it to be copied in."""
     return {key: value for key, value in model.get_config().items() if key != "seed"}

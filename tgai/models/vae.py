@@ -219,7 +219,7 @@ class Sampling(keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-class VAE(keras.Model):
+class VAE(transfer.OneOptimizerCompileConfig, keras.Model):
     """A VAE whose `train_step` minimises reconstruction + beta * KL (+ an optional perceptual term).
 
     Introduced in lesson 04, in the style of keras-io's `vae.py`: the model owns its loss, and `fit` and
@@ -384,19 +384,6 @@ class VAE(keras.Model):
             for anchor, weight in zip(self.anchors, self.encoder.weights + self.decoder.weights, strict=True):
                 anchor.assign(weight)  # L2-SP pulls towards the weights the run starts from
 
-    def get_compile_config(self) -> dict:
-        """What `compile` was given (Keras' compile config): the optimizer, serialized, steps per call, XLA."""
-        return {
-            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
-            "steps_per_execution": self.steps_per_execution,
-            "jit_compile": self.jit_compile,
-        }
-
-    def compile_from_config(self, config: dict):
-        """Compile with a fresh optimizer configured as in `config` (from `get_compile_config`)."""
-        optimizer = keras.saving.deserialize_keras_object(config["optimizer"], safe_mode=True)
-        self.compile(optimizer, steps_per_execution=config["steps_per_execution"], jit_compile=config["jit_compile"])
-
     def call(self, images, training=False):
         """Reconstruct `images` through a sampled z; returns Bernoulli means in [0, 1]."""
         z_mean, z_log_var = self.encoder(images, training=training)
@@ -555,11 +542,7 @@ def make_lora(rank: int, source=None, seed: int = 0, learning_rate: float = LEAR
 
     Introduced in lesson 05: LoRA's counterpart of lesson 04's `decoder_only` strategy (`tgai.models.lora`).
     """
-    source = load_source(seed) if source is None else source
-    if not isinstance(source, VAE):
-        raise TypeError(
-            f"source must be a tgai.models.vae.VAE (e.g. vae.load_source()); received {validation.describe(source)}."
-        )
+    source = transfer.checked_source(load_source(seed) if source is None else source, VAE)
     encoder = transfer.copy_network(source.encoder)
     encoder.trainable = False
     decoder = lora.adaptable(source.decoder)
