@@ -113,6 +113,71 @@ def test_pyproject_states_the_tested_pythons_and_ranges_that_hold_the_pins():
             )
 
 
+def test_every_third_party_import_of_tgai_is_a_declared_dependency():
+    # A wheel installs only what pyproject.toml declares: an import that another package happens to pull in
+    # (tqdm came with papermill) works from a clone and fails on Colab or in a fresh environment.
+    import ast
+    import importlib.metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    declared = {
+        Requirement(line).name.lower()
+        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    distributions = importlib.metadata.packages_distributions()
+    imported = {}
+    for path in (ROOT / "tgai").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        # An import inside `try: ... except ImportError:` is optional (IPython, absl): tgai works without it.
+        optional = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Try)
+            and any(
+                ast.unparse(handler.type or ast.Name("")) in {"ImportError", "ModuleNotFoundError"}
+                for handler in node.handlers
+            )
+            for statement in node.body
+            for inner in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "tgai":
+                    imported.setdefault(top, path.relative_to(ROOT).as_posix())
+    assert "tqdm" in imported, "the check should see tgai.training's progress bar"
+    undeclared = {
+        top: where
+        for top, where in imported.items()
+        if not {distribution.lower() for distribution in distributions.get(top, [top])} & declared
+    }
+    assert not undeclared, f"imported by tgai but not declared in pyproject.toml's dependencies: {undeclared}"
+
+
+def test_the_memory_range_the_guides_quote_is_the_benchmarks():
+    # The README and the instructor's guide quote each kernel's peak memory; docs/hub.md's table is generated
+    # from the same rows. A re-run of `make bench` that moves the range must move the sentences too.
+    rows = json.loads((ROOT / "benchmarks" / "results.json").read_text())["rows"]
+    peaks = [
+        row["kernel_peak_rss_bytes"] / 2**30
+        for row in rows
+        if row["benchmark"] == "notebooks" and row.get("kernel_peak_rss_bytes")
+    ]
+    quoted = f"peaks at {min(peaks):.1f} to {max(peaks):.1f} GiB of memory"
+    for guide in ("README.md", "docs/instructor.md"):
+        assert quoted in " ".join((ROOT / guide).read_text().split()), f"{guide} should say '{quoted}'"
+
+
 def _pins(relative):
     pins = {}
     for line in (ROOT / relative).read_text().splitlines():
