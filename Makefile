@@ -12,7 +12,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class TGAI_PROGRESS=0
 
-.PHONY: install lab test unit integration coverage nbtest nbtest-portable notebooks check-seeds matrix colab-check shared hub-check html site assets bench bench-quick lint clean
+.PHONY: install lab test unit integration coverage nbtest nbtest-portable notebooks check-seeds matrix colab-check shared hub-check html site dist assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -174,6 +174,12 @@ site: $(STAMP)
 	TGAI_SITE_REPOSITORY=$(REPOSITORY) TGAI_SITE_BRANCH=$(BRANCH) $(BIN)/sphinx-build -q -W --keep-going -b html \
 		$(SITE)-source $(SITE)
 	@echo "site: $(SITE)/index.html"
+
+# A wheel and an sdist in build/dist/ whose tgai carries the committed checkpoints (data/ as tgai/weights/), so that
+# `pip install tgai-*.whl` works without a clone: on Colab, or on a machine that only gets the file.
+dist: $(STAMP)
+	rm -rf build/dist
+	$(BIN)/python -m build --no-isolation --outdir build/dist .
 
 html: $(STAMP)
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html notebooks/[0-9][0-9]_*.ipynb

@@ -11,12 +11,14 @@ from `layer.get_weights()` and read back with `layer.set_weights()`, both public
 every layer of every network before it assigns anything, so a mismatch is reported layer by layer and
 leaves the model as it was.
 
-Where the files are: `TGAI_DATA_DIR` if set, else the `data/` folder of the repository this package was
-installed from (`pip install -e .` in a clone). A missing folder raises an error naming both fixes.
+Where the files are: `TGAI_DATA_DIR` if set; else the `data/` folder of the repository this package was
+installed from (`pip install -e .` in a clone); else the package's own `tgai/weights/`, which a wheel carries
+(`make dist`). A missing folder raises an error naming the fixes.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import pathlib
@@ -29,6 +31,8 @@ from tgai.core import files
 ENV_DATA_DIR = "TGAI_DATA_DIR"
 # The repository's data/ folder, next to the package in a clone; `data_dir()` lets TGAI_DATA_DIR override it.
 DATA_DIR = pathlib.Path(__file__).resolve().parents[2] / "data"
+# The same files as package data of an installed wheel (pyproject.toml maps data/ to tgai.weights).
+PACKAGED = "weights"
 _TABLE_START = "<!-- checkpoint table: written by python -m tgai pretrain -->"
 _TABLE_END = "<!-- end of checkpoint table -->"
 
@@ -43,19 +47,30 @@ def data_dir() -> pathlib.Path:
     Raises:
         FileNotFoundError: if the folder has no `manifest.json`, naming the two ways to provide one.
     """
-    folder = pathlib.Path(os.environ.get(ENV_DATA_DIR) or DATA_DIR).expanduser()
+    folder = _folder()
     if not (folder / "manifest.json").is_file():
-        source = f"{ENV_DATA_DIR}={folder}" if os.environ.get(ENV_DATA_DIR) else f"the package's repository ({folder})"
+        source = f"{ENV_DATA_DIR}={folder}" if os.environ.get(ENV_DATA_DIR) else f"the package ({folder})"
         raise FileNotFoundError(
-            f"No committed weights found: {source} has no manifest.json. Clone the repository and install it "
-            f"with `pip install -e .`, or point {ENV_DATA_DIR} at a copy of its data/ folder."
+            f"No committed weights found: {source} has no manifest.json. Install the kit's wheel (`make dist` "
+            f"builds it), or clone the repository and install it with `pip install -e .`, or point "
+            f"{ENV_DATA_DIR} at a copy of its data/ folder."
         )
     return folder
 
 
+def _folder() -> pathlib.Path:
+    """`TGAI_DATA_DIR`, else the clone's data/ if it has a manifest, else the installed package's weights/."""
+    if os.environ.get(ENV_DATA_DIR):
+        return pathlib.Path(os.environ[ENV_DATA_DIR]).expanduser()
+    if (DATA_DIR / "manifest.json").is_file():
+        return DATA_DIR
+    packaged = importlib.resources.files("tgai") / PACKAGED
+    return pathlib.Path(str(packaged)) if (packaged / "manifest.json").is_file() else DATA_DIR
+
+
 def manifest() -> dict:
     """Return the manifest of committed checkpoints (empty if none yet)."""
-    manifest_file = pathlib.Path(os.environ.get(ENV_DATA_DIR) or DATA_DIR).expanduser() / "manifest.json"
+    manifest_file = _folder() / "manifest.json"
     if not manifest_file.is_file():
         return {}
     return json.loads(manifest_file.read_text())
