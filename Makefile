@@ -163,14 +163,19 @@ hub-check: $(VENV)/hub-installed hub/node_modules/installed
 	$(BIN)/python hub/check.py --users $(HUB_USERS)
 
 # The published site: the committed, executed notebooks rendered by Sphinx with myst-nb and the book theme
-# (navigation, search, rendered figures), never re-executed. REPOSITORY=https://github.com/<owner>/<name> (and
+# (navigation, search, rendered figures, formulas by MathJax served from the site), never re-executed; the guides
+# beside them (site/prepare.py). REPOSITORY=https://github.com/<owner>/<name> (and
 # BRANCH=, default main) adds "Open in Colab" launch buttons. Opened in headless Chromium by tests/test_site.py.
 SITE ?= build/site
 REPOSITORY ?=
 BRANCH ?= main
-site: $(STAMP)
-	rm -rf $(SITE)-source && mkdir -p $(SITE)-source
-	cp site/conf.py site/index.md notebooks/[0-9][0-9]_*.ipynb $(SITE)-source/
+site/node_modules/installed: site/package.json site/package-lock.json
+	cd site && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+site: $(STAMP) site/node_modules/installed
+	rm -rf $(SITE)-source
+	$(BIN)/python site/prepare.py $(SITE)-source
 	TGAI_SITE_REPOSITORY=$(REPOSITORY) TGAI_SITE_BRANCH=$(BRANCH) $(BIN)/sphinx-build -q -W --keep-going -b html \
 		$(SITE)-source $(SITE)
 	@echo "site: $(SITE)/index.html"

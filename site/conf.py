@@ -1,6 +1,7 @@
 """Sphinx configuration of the kit's site: the committed, executed notebooks rendered as they are, never re-run.
 
-`make site` copies this file, `index.md` and the notebooks into `build/site-source/` and builds `build/site/`.
+`make site` runs `site/prepare.py`, which copies this file, the pages, the guides and the notebooks (test markers
+removed, claim cells folded) into `build/site-source/`, with MathJax from npm, then builds `build/site/`.
 Set `REPOSITORY=https://github.com/<owner>/<name>` (and `BRANCH=`, default `main`) to add "Open in Colab" launch
 buttons and a repository link to every lesson page; without it the site has neither, rather than a wrong address.
 """
@@ -10,12 +11,18 @@ import os
 project = "tgai"
 author = "the tgai maintainers"
 html_title = "tgai: transfer learning for generative models"
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx_copybutton"]
 # The committed outputs are the lesson's record: render them, never execute (nbval checks them in make test).
 nb_execution_mode = "off"
 # Lesson 00's metrics primer writes its formulas as $...$ and $$...$$.
 myst_enable_extensions = ["dollarmath", "amsmath"]
-exclude_patterns = ["_build"]
+# Formulas render without a network: MathJax is served from the site itself (site/package.json pins it).
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-chtml.js"
+# README.md is read by the pages' include directives, not a page of its own.
+exclude_patterns = ["_build", "README.md"]
+# The copy button leaves out Python prompts and the outputs' text.
+copybutton_exclude = ".linenos, .gp, .go"
 html_theme = "sphinx_book_theme"
 html_theme_options = {"home_page_in_toc": True, "show_navbar_depth": 1, "use_download_button": True}
 

@@ -21,8 +21,12 @@ requires_chromium = pytest.mark.skipif(
 
 
 @contextlib.contextmanager
-def chromium(width: int = 1400, height: int = 1000):
-    """Yield a headless Chromium WebDriver, and quit it afterwards."""
+def chromium(width: int = 1400, height: int = 1000, offline: bool = False):
+    """Yield a headless Chromium WebDriver, and quit it afterwards.
+
+    With `offline`, every host name but loopback resolves to nothing: a page that needs a CDN shows it, as in a
+    classroom without internet.
+    """
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
@@ -30,6 +34,8 @@ def chromium(width: int = 1400, height: int = 1000):
     # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
         options.add_argument(argument)
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
     try:
         yield driver

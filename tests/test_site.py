@@ -1,8 +1,9 @@
 """The published site: `make site` builds it from the committed notebooks; headless Chromium reads it.
 
 Checks every lesson's title in the navigation and on its page, at least one rendered figure per lesson, every
-image loaded, every link inside the site resolving, search finding a lesson, and the Colab launch button built
-from the repository address. Skips where Chromium or its driver is missing (`.ci/run` installs them).
+image loaded, every link inside the site resolving, search finding a lesson, the Colab launch button built
+from the repository address, the guides in the menu, formulas typeset with the network off, no test markers on
+the page and claim cells folded. Skips where Chromium or its driver is missing (`.ci/run` installs them).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -136,3 +138,49 @@ def test_search_finds_a_lesson(site, browser):
             break
         time.sleep(0.5)
     assert any("GAN" in result for result in results), f"searching FreezeD should find lesson 03: {results}"
+
+
+GUIDES = (
+    "Install and run",
+    "Running offline",
+    "Colab",
+    "Teaching tgai",
+    "A whole class on one server",
+    "Troubleshooting",
+)
+
+
+def test_the_guides_are_in_the_menu_and_code_has_a_copy_button(site, browser):
+    browser.get(f"{site}/index.html")
+    navigation = _plain(browser.find_element("css selector", "nav.bd-links").text)
+    for guide in GUIDES:
+        assert guide in navigation, f"the guide '{guide}' is missing from the site's menu"
+    browser.get(f"{site}/troubleshooting.html")
+    assert "AssetMissingError" in browser.find_element("css selector", "article").text
+    browser.get(f"{site}/03_gan_finetuning.html")
+    assert browser.find_elements("css selector", "button.copybtn"), "code cells should have a copy button"
+
+
+def test_formulas_render_with_the_network_off(site):
+    with chromium(offline=True) as driver:
+        driver.get(f"{site}/00_setup.html")
+        deadline = time.time() + 30
+        while time.time() < deadline and not driver.find_elements("css selector", "mjx-container"):
+            time.sleep(0.5)
+        typeset = driver.find_elements("css selector", "mjx-container")
+        text = driver.find_element("css selector", "article").text
+    assert typeset, "MathJax typeset no formula on lesson 00's page with the network off"
+    assert "\\mathrm" not in text and "$$" not in text, "raw TeX shows on lesson 00's page"
+
+
+def test_pages_need_no_other_host_and_show_no_test_markers(site, browser):
+    for page in NOTEBOOKS:
+        html = urllib.request.urlopen(f"{site}/{page.stem}.html", timeout=10).read().decode()
+        external = [url for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)]
+        assert not external, f"{page.stem}.html loads {external}: the site must work offline"
+        browser.get(f"{site}/{page.stem}.html")
+        text = browser.find_element("css selector", "article").get_attribute("textContent")
+        assert "NBVAL_" not in text and "noqa" not in text, f"{page.stem}.html shows test markers"
+    # Claim cells are folded, not removed: lesson 06 has several, each behind a toggle.
+    browser.get(f"{site}/06_latent_diffusion.html")
+    assert browser.find_elements("css selector", "div.tag_hide-input"), "lesson 06's claim cells should be folded"
