@@ -3,7 +3,10 @@
 The committed notebooks carry machinery for their tests: nbval markers (`# NBVAL_IGNORE_OUTPUT`), lint
 markers (`# noqa: ...`) and claim cells, whose asserts re-check the prose when a lesson runs. On the site the
 markers are removed and each claim cell is folded behind a "Show code" toggle (myst-nb's `hide-input` tag), so
-the page reads as a lesson while every check stays one click away. The notebooks themselves are not touched.
+the page reads as a lesson while every check stays one click away. Slider cells (`tgai.widgets.slider`) need a
+live kernel, so a static page leaves them out (`remove-cell`) with the notebook's saved widget state, which
+would load ipywidgets' scripts from a CDN; the figure beside each slider shows its frames. The notebooks
+themselves are not touched.
 
 Usage: python site/prepare.py SOURCE_FOLDER
 """
@@ -36,11 +39,15 @@ def _reason(match: re.Match) -> str:
 
 
 def for_the_site(notebook: dict) -> dict:
-    """The notebook with test markers removed from its code and its claim cells tagged `hide-input`."""
+    """The notebook with test markers removed from its code, claim cells folded and slider cells left out."""
+    notebook.get("metadata", {}).pop("widgets", None)
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
-        if is_claim_cell(cell):
+        if "tgai.widgets.slider(" in "".join(cell["source"]):
+            cell.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
+            cell["outputs"] = []
+        elif is_claim_cell(cell):
             tags = cell.setdefault("metadata", {}).setdefault("tags", [])
             if "hide-input" not in tags:
                 tags.append("hide-input")
