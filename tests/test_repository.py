@@ -164,7 +164,7 @@ def test_every_third_party_import_of_tgai_is_a_declared_dependency():
     assert not undeclared, f"imported by tgai but not declared in pyproject.toml's dependencies: {undeclared}"
 
 
-def test_the_memory_range_the_guides_quote_is_the_benchmarks():
+def test_the_memory_and_times_the_guides_quote_are_the_benchmarks():
     # The README and the instructor's guide quote each kernel's peak memory; docs/hub.md's table is generated
     # from the same rows. A re-run of `make bench` that moves the range must move the sentences too.
     rows = json.loads((ROOT / "benchmarks" / "results.json").read_text())["rows"]
@@ -176,6 +176,12 @@ def test_the_memory_range_the_guides_quote_is_the_benchmarks():
     quoted = f"peaks at {min(peaks):.1f} to {max(peaks):.1f} GiB of memory"
     for guide in ("README.md", "docs/instructor.md"):
         assert quoted in " ".join((ROOT / guide).read_text().split()), f"{guide} should say '{quoted}'"
+    # ... and the README's lesson times are the same rows' wall times.
+    seconds = [row["median"] for row in rows if row["benchmark"] == "notebooks" and row["name"] != "total"]
+    times = ", ".join(f"{value:.0f} s" for value in seconds[:-1]) + f" and {seconds[-1]:.0f} s"
+    assert f"took {times}" in " ".join((ROOT / "README.md").read_text().split()), (
+        f"the README should say 'took {times}'"
+    )
 
 
 def _pins(relative):
