@@ -650,6 +650,9 @@ def readme_section(results: dict) -> str:
             "{:.0f}",
         )
     entry("notebooks", "total", "All notebooks, class profile, headless: total wall time", "{:.0f}")
+    entry("prose", "total", "All lessons: words of prose (reading time in RESULTS.md)", "{:,.0f}")
+    for name in ("00_setup", "01_feature_extraction", "02_perceptual_features"):
+        entry("prose", name, f"{name}: words of prose, now vs before the cut of 2026-12-07", "{:,.0f}")
     lines += table + [""]
     over_adapted = [
         count

@@ -8,7 +8,7 @@ Usage:
 
 Benchmarks: throughput_gan, throughput_vae, throughput_diffusion, extraction, transfer_gan, transfer_vae, budget_gan,
 budget_vae, budget_diffusion, sweep_gan, tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, seeds_style,
-sweep_diffusion, seeds_diffusion, notebooks (`--only` also takes the
+sweep_diffusion, seeds_diffusion, prose, notebooks (`--only` also takes the
 prefixes `throughput`, `transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run
 does not measure (`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table
 saying which run measured it.
@@ -53,6 +53,7 @@ BENCHMARKS = (
     "seeds_style",
     "sweep_diffusion",
     "seeds_diffusion",
+    "prose",
     "notebooks",
 )
 
@@ -79,6 +80,7 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         budget,
         extraction,
         notebooks,
+        prose,
         seeds,
         seeds_diffusion,
         seeds_style,
@@ -125,6 +127,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return sweep.run_diffusion(scale, log)
     if name == "seeds_diffusion":
         return seeds_diffusion.run(scale, log)
+    if name == "prose":
+        return prose.run(scale, log)
     if name == "notebooks":
         return notebooks.run(scale, log)
     raise ValueError(f"Unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}.")

@@ -221,6 +221,20 @@ def test_tiny_diffusion_budget_run_gives_every_step_and_the_seed_by_seed_bounds(
     assert "not reached within 4 steps" in rows[-1]["notes"]
 
 
+def test_prose_counts_every_lessons_words_against_the_length_before_the_cut():
+    from benchmarks import common as shared
+    from benchmarks import prose
+    from tgai.core import lessons
+
+    rows = {result["name"]: result for result in prose.run(shared.SCALES["tiny"], log=lambda message: None)}
+    assert list(rows) == [lesson.name for lesson in lessons.load()] + ["total"]
+    assert rows["total"]["median"] == sum(lesson.markdown_words for lesson in lessons.load())
+    for name, before in prose.BEFORE_THE_CUT.items():
+        assert rows[name]["baseline_median"] == before
+        assert rows[name]["goal_met"] == (rows[name]["median"] <= prose.GOAL * before)
+    assert rows["03_gan_finetuning"]["baseline"] is None and rows["03_gan_finetuning"]["goal_met"] is None
+
+
 def test_seconds_to_a_level_count_a_start_there_as_zero_and_a_miss_as_the_whole_run():
     from benchmarks import budget
 

@@ -62,10 +62,14 @@ class Lesson:
         raise ValueError(f"{self.notebook} has no H1 title in its first cell; start it with '# {self.number} · Title'.")
 
     @property
+    def markdown_words(self) -> int:
+        """Words of markdown in the notebook (whitespace-separated, folded solutions included)."""
+        return sum(len("".join(cell["source"]).split()) for cell in self._cells() if cell["cell_type"] == "markdown")
+
+    @property
     def prose_words(self) -> int:
         """Words of markdown in the notebook, rounded to 50."""
-        words = sum(len("".join(cell["source"]).split()) for cell in self._cells() if cell["cell_type"] == "markdown")
-        return int(round(words / 50) * 50)
+        return int(round(self.markdown_words / 50) * 50)
 
 
 def load(path=LIST) -> list[Lesson]:
