@@ -61,6 +61,8 @@ def test_offline_vgg16_differs_from_random_init(hed_vgg16, random_vgg16):
         assert pretrained.shape == random.shape
         assert np.abs(pretrained - random).mean() > 1e-3
     assert random_vgg16.weights == "random" and "random initialisation" in random_vgg16.weights_source
+    # Legends name the weights plainly, for a learner who has not read the README.
+    assert hed_vgg16.label == "VGG16 trunk (HED edge weights)" and random_vgg16.label == "VGG16 (random weights)"
 
 
 def test_backbones_are_frozen_by_default(hed_vgg16):

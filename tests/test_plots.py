@@ -154,8 +154,10 @@ def test_bar_chart_grouped_with_errors_and_reference():
         ylabel="held-out accuracy",
         errors={"pretrained": [(0.4, 0.6), (0.7, 0.9)]},
         reference=0.1,
+        reference_label="chance (1 in 10)",
     )
     axis = figure.axes[0]
+    assert "chance (1 in 10)" in [text.get_text() for text in axis.get_legend().get_texts()]
     assert (
         axis.get_title() == "probe"
         and axis.get_xlabel() == "labels per class"

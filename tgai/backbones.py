@@ -115,6 +115,15 @@ class Backbone:
         """Names of the layers `extract` can read, in order (the input layer excluded)."""
         return [layer.name for layer in self.model.layers[1:]]
 
+    @property
+    def label(self) -> str:
+        """A plain name for legends and titles: `"VGG16 trunk (HED edge weights)"`, `"ResNet50 (random weights)"`."""
+        network = {"vgg16": "VGG16", "resnet50": "ResNet50"}[self.name]
+        if self.weights == "offline":
+            return f"{network} trunk (HED edge weights)"
+        kind = {"imagenet": "ImageNet", "random": "random", "file": "file"}[self.weights]
+        return f"{network} ({kind} weights)"
+
     def trainable_weight_count(self) -> int:
         """Number of trainable scalars; 0 for a frozen backbone (lesson 01 asserts it)."""
         return int(sum(np.prod(variable.shape) for variable in self.model.trainable_weights))

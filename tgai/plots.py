@@ -354,6 +354,7 @@ def bar_chart(
     ylabel: str,
     errors: dict | None = None,
     reference: float | None = None,
+    reference_label: str | None = None,
 ):
     """Grouped bars: one colour per series, one group of bars per category; values written on the bars.
 
@@ -368,6 +369,7 @@ def bar_chart(
         errors: Optional `{series label: [(low, high) per category]}`, drawn as error bars (e.g. min-max
             over seeds).
         reference: Optional horizontal reference line (e.g. chance accuracy).
+        reference_label: What the reference line is, for the legend (e.g. "chance (1 in 10)").
 
     Returns:
         The matplotlib Figure.
@@ -407,12 +409,12 @@ def bar_chart(
         )
         axis.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
     if reference is not None:
-        axis.axhline(reference, linestyle="--", color="gray", linewidth=1)
+        axis.axhline(reference, linestyle="--", color="gray", linewidth=1, label=reference_label)
     axis.set_xticks(positions, categories)
     axis.set_title(title)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
-    if len(values) > 1:
+    if len(values) > 1 or reference_label:
         axis.legend(fontsize=8)
     axis.margins(y=0.15)
     figure.tight_layout()
