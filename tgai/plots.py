@@ -387,7 +387,10 @@ def bar_chart(
             raise ValueError(
                 f"values[{label!r}] must have one value per category: received {len(series)} for {len(categories)}."
             )
-    figure, axis = plt.subplots(figsize=(max(5.0, 1.1 * len(categories) * max(1, len(values)) ** 0.5 + 2), 3.6))
+    legend_width = 3.2 if len(values) > 1 or reference_label else 0.0  # room for the legend beside the axes
+    figure, axis = plt.subplots(
+        figsize=(max(5.0, 1.1 * len(categories) * max(1, len(values)) ** 0.5 + 2) + legend_width, 3.6)
+    )
     width = 0.8 / len(values)
     positions = np.arange(len(categories))
     for index, (label, series) in enumerate(values.items()):
@@ -415,7 +418,8 @@ def bar_chart(
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if len(values) > 1 or reference_label:
-        axis.legend(fontsize=8)
+        # Beside the axes, not on them: with many series a legend inside would cover the shortest bars.
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     axis.margins(y=0.15)
     figure.tight_layout()
     return figure
