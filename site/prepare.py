@@ -5,7 +5,7 @@ markers (`# noqa: ...`) and claim cells, whose asserts re-check the prose when a
 markers are removed and each claim cell is folded behind a "Show code" toggle (myst-nb's `hide-input` tag), so
 the page reads as a lesson while every check stays one click away. Slider cells (`tgai.widgets.slider`) need a
 live kernel, so a static page leaves them out (`remove-cell`) with the notebook's saved widget state, which
-would load ipywidgets' scripts from a CDN; the figure beside each slider shows its frames. The notebooks
+would load ipywidgets' scripts from a CDN; the prose beside each slider says what it shows. The notebooks
 themselves are not touched.
 
 Usage: python site/prepare.py SOURCE_FOLDER

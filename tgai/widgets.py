@@ -7,9 +7,9 @@ trains or samples anything, and a learner can drag it freely on a 2-core laptop.
     frames = tgai.widgets.Frames([images_at_step_0, images_at_step_125], ["step 0", "step 125"])
     tgai.widgets.slider(frames, "step", title="EMA samples from fixed latents", row_labels=["fine-tune", "scratch"])
 
-In JupyterLab the slider is an ipywidgets `IntSlider` above the drawn frame. Where ipywidgets is missing, or on a
-static page (the course site), the lesson reads the same: the figures beside each slider show the frames, and
-`slider` draws the last frame and says so.
+In JupyterLab the slider is an ipywidgets `IntSlider` above the drawn frame. Where ipywidgets is missing,
+`slider` draws the last frame and says how to get the slider. The course site is a static page: it leaves slider
+cells out (`site/prepare.py`), so each lesson's prose says what the slider shows, beside a figure where there is one.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def data_dir() -> pathlib.Path:
     """Return the folder of committed weights: `TGAI_DATA_DIR` if set, else the repository's `data/`.
 
     Raises:
-        FileNotFoundError: if the folder has no `manifest.json`, naming the two ways to provide one.
+        FileNotFoundError: if the folder has no `manifest.json`, naming the three ways to provide one.
     """
     folder = _folder()
     if not (folder / "manifest.json").is_file():
