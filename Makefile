@@ -4,15 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/installed
 PORT ?= 8888
-# The folder JupyterLab opens (tests serve a copy, so that nothing run in a browser reaches the committed notebooks).
-NOTEBOOK_DIR ?= notebooks
+# JupyterLab opens WORK, the learner's copy of the lessons (ignored by git), made on first use: saving there never
+# touches the committed notebooks, which the tests compare against. `make reset` copies the lessons afresh.
+# NOTEBOOK_DIR opens another folder as it is (tests serve their own copy).
+WORK ?= work
+NOTEBOOK_DIR ?= $(WORK)
 NBVAL_TIMEOUT ?= 600
 # Jupyter refuses to run as root (containers, CI) unless told to.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # Tests and committed outputs always run offline, so they match on any machine, online or not.
 OFFLINE := TGAI_OFFLINE=1 TGAI_PROFILE=class TGAI_PROGRESS=0
 
-.PHONY: install lab test unit integration coverage nbtest nbtest-portable notebooks check-seeds matrix colab-check shared hub-check html site dist assets bench bench-quick lint clean
+.PHONY: install lab reset test unit integration coverage nbtest nbtest-portable notebooks check-seeds matrix colab colab-check shared hub-check html site dist assets bench bench-quick lint clean
 
 # The pinned numpy, scipy, scikit-learn, matplotlib, pillow and keras need Python 3.11 or newer; 3.11 to 3.13
 # are tested (`make matrix`). Checked before anything installs, with the fix in the message.
@@ -40,7 +43,16 @@ $(STAMP): requirements.txt pyproject.toml jupyterlab/overrides.json
 	touch $(STAMP)
 
 lab: $(STAMP)
+	@if [ "$(NOTEBOOK_DIR)" = "$(WORK)" ]; then \
+		mkdir -p "$(WORK)" && for notebook in notebooks/[0-9][0-9]_*.ipynb; do \
+			test -e "$(WORK)/$$(basename $$notebook)" || cp "$$notebook" "$(WORK)/"; done; \
+		echo "JupyterLab opens $(WORK)/, your copy of the lessons; make reset gives a clean copy"; fi
 	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --port=$(PORT) $(ROOT_FLAG) $(LAB_ARGS)
+
+# A clean copy of every lesson over the one in WORK (other files there are kept).
+reset:
+	mkdir -p "$(WORK)" && cp notebooks/[0-9][0-9]_*.ipynb "$(WORK)/"
+	@echo "$(WORK)/ holds a clean copy of every lesson"
 
 # Three tiers (CONTRIBUTING.md says which to run when): unit, the contributor's inner loop; integration, whatever
 # starts a process, a server, a browser or a kernel (tests marked `integration`); nbtest, the lessons under nbval.
@@ -112,24 +124,38 @@ matrix:
 		done; \
 	done
 
+# The kit's public address for Colab (colab/configure.py): `make colab REPOSITORY=owner/name` writes it into
+# pyproject.toml's [project.urls], the "Open In Colab" badges into the README and every lesson, and each lesson's
+# setup cell (install the release's wheel); `make colab` alone follows the address already there (none: no badges,
+# and the setup cells ask for the wheel as an upload).
+REPOSITORY ?=
+colab: $(STAMP)
+	$(BIN)/python colab/configure.py $(REPOSITORY)
+
 # Colab's runtime (colab/requirements.txt: Python 3.13, TensorFlow 2.20, Keras 3.13, numpy 2.1, ...) in
-# build/colab/, tgai and colab/install.txt added without dependencies as on Colab, then every notebook executed
-# with its claims into build/colab/notebooks/ (never over the committed ones).
+# build/colab/, with a stand-in for Colab's own `google.colab` module (colab/standin/), and nothing of the kit:
+# each lesson, copied outside the clone, runs its own setup cell in the kernel, which installs the wheel that
+# `make dist` built (uninstalled again before the next lesson), then runs with its claims into build/colab/notebooks/.
 PYTHON_COLAB ?= 3.13
 COLAB := build/colab
-colab-check:
+COLAB_LESSONS ?= [0-9][0-9]_*.ipynb
+colab-check: dist
 	@interpreter=$$(PYENV_VERSION=$$(pyenv latest $(PYTHON_COLAB)) pyenv which python) \
 		|| { echo "pyenv has no Python $(PYTHON_COLAB): pyenv install $(PYTHON_COLAB)"; exit 1; }; \
 	test -x $(COLAB)/bin/python || $$interpreter -m venv $(COLAB)
 	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check -r colab/requirements.txt
-	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r colab/install.txt
-	$(COLAB)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(COLAB)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
-	mkdir -p $(COLAB)/notebooks
-	cd notebooks && for notebook in [0-9][0-9]_*.ipynb; do \
-		echo "$$notebook with Colab's versions"; \
-		$(OFFLINE) ../$(COLAB)/bin/papermill --log-level ERROR --no-progress-bar -k python3 $$notebook \
-			../$(COLAB)/notebooks/$$notebook || exit 1; \
+	packages=$$($(COLAB)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+		mkdir -p $$packages/google && rm -rf $$packages/google/colab && cp -r colab/standin/colab $$packages/google/ && \
+		cp colab/standin/sitecustomize.py $$packages/
+	rm -rf $(COLAB)/notebooks && mkdir -p $(COLAB)/notebooks
+	wheel=$$(ls $(abspath build/dist)/tgai-*.whl) && for notebook in notebooks/$(COLAB_LESSONS); do \
+		name=$$(basename $$notebook); \
+		echo "$$name with Colab's versions, its setup cell installing $$(basename $$wheel)"; \
+		$(COLAB)/bin/python -m pip uninstall --quiet --yes tgai >/dev/null 2>&1; \
+		cp $$notebook $(COLAB)/notebooks/; \
+		(cd $(COLAB)/notebooks && TGAI_COLAB_WHEEL=$$wheel $(OFFLINE) ../bin/papermill --log-level ERROR \
+			--no-progress-bar -k python3 $$name executed-$$name) || exit 1; \
 	done
 
 # A shared layer for a class on one server (docs/hub.md): unpack a bundle into it (BUNDLE=..., optional), run the
@@ -164,10 +190,10 @@ hub-check: $(VENV)/hub-installed hub/node_modules/installed
 
 # The published site: the committed, executed notebooks rendered by Sphinx with myst-nb and the book theme
 # (navigation, search, rendered figures, formulas by MathJax served from the site), never re-executed; the guides
-# beside them (site/prepare.py). REPOSITORY=https://github.com/<owner>/<name> (and
-# BRANCH=, default main) adds "Open in Colab" launch buttons. Opened in headless Chromium by tests/test_site.py.
+# beside them (site/prepare.py). The public address in pyproject.toml (`make colab`), or REPOSITORY=owner/name for
+# this build only (and BRANCH=, default main), adds "Open in Colab" launch buttons. Opened in headless Chromium
+# by tests/test_site.py.
 SITE ?= build/site
-REPOSITORY ?=
 BRANCH ?= main
 site/node_modules/installed: site/package.json site/package-lock.json
 	cd site && npm ci --no-audit --no-fund --loglevel=error
@@ -176,7 +202,8 @@ site/node_modules/installed: site/package.json site/package-lock.json
 site: $(STAMP) site/node_modules/installed
 	rm -rf $(SITE)-source
 	$(BIN)/python site/prepare.py $(SITE)-source
-	TGAI_SITE_REPOSITORY=$(REPOSITORY) TGAI_SITE_BRANCH=$(BRANCH) $(BIN)/sphinx-build -q -W --keep-going -b html \
+	address=$$($(BIN)/python colab/configure.py --address $(REPOSITORY)) && \
+		TGAI_SITE_REPOSITORY=$$address TGAI_SITE_BRANCH=$(BRANCH) $(BIN)/sphinx-build -q -W --keep-going -b html \
 		$(SITE)-source $(SITE)
 	@echo "site: $(SITE)/index.html"
 

@@ -12,6 +12,7 @@ a shared server; `docs/hub.md` turns them into a class-size table).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -29,25 +30,49 @@ _EXECUTE = """
 import json, resource, sys
 import papermill
 papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3], progress_bar=False,
-log_output=False)
+log_output=False, parameters=json.loads(sys.argv[4]))
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, reaped when papermill shut it down
 print(json.dumps({"peak_rss_bytes": usage.ru_maxrss * 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
 
 
-def execute(path: pathlib.Path, output: pathlib.Path) -> dict:
+def execute(path: pathlib.Path, output: pathlib.Path, parameters: dict | None = None) -> dict:
     """Execute one notebook in a fresh kernel; return the kernel's peak resident memory and CPU seconds.
+
+    `parameters` override the notebook's parameters cell, as `papermill -p` does (`{"SEED": 3}`). Relative paths
+    resolve from `notebooks/`, wherever the notebook itself lies.
 
     Raises:
         RuntimeError: with the last line of the error when the notebook fails.
     """
     run = subprocess.run(
-        [sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS)], capture_output=True, text=True
+        [sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS), json.dumps(parameters or {})],
+        capture_output=True,
+        text=True,
     )
     if run.returncode != 0:
         lines = [line for line in run.stderr.strip().splitlines() if line.strip()] or ["no output"]
         raise RuntimeError(lines[-1][:160])
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def lesson_environment(profile: str):
+    """Run kernels started inside as `make notebooks` runs the lessons: offline, in `profile`, no progress bars.
+
+    A kernel inherits this process's environment; the previous values come back on exit.
+    """
+    environment = {"TGAI_OFFLINE": "1", "TGAI_PROFILE": profile, "TGAI_PROGRESS": "0"}
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def notebook_paths(which: str = "all") -> list[pathlib.Path]:
@@ -63,12 +88,8 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     import tgai
 
     paths = notebook_paths(scale.notebooks)
-    # No progress bars: the timed runs match make notebooks, which turns them off too.
-    environment = {"TGAI_OFFLINE": "1", "TGAI_PROFILE": tgai.profile().name, "TGAI_PROGRESS": "0"}
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
     rows, total, failures = [], 0.0, []
-    try:
+    with lesson_environment(tgai.profile().name):
         with tempfile.TemporaryDirectory(prefix="tgai-bench-notebooks-") as folder:
             for path in paths:
                 error, kernel = "", {}
@@ -106,12 +127,6 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                 result["goal_met"] = not error and watch.seconds <= BUDGET_SECONDS
                 result["notebook_load"] = f"{load_before}->{common.load_average()}"
                 rows.append(result)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     if rows:
         budget = BUDGET_SECONDS * len(rows)
         result = common.row(

@@ -10,9 +10,9 @@ the machine.
 from __future__ import annotations
 
 from benchmarks import common
+from tgai.core.lessons import READING_WORDS_PER_MINUTE as WORDS_PER_MINUTE
 
 BEFORE_THE_CUT = {"00_setup": 2260, "01_feature_extraction": 3640, "02_perceptual_features": 2230}
-WORDS_PER_MINUTE = 200
 GOAL = 0.7  # words now / words before the cut, at most
 
 

@@ -8,7 +8,7 @@ Usage:
 
 Benchmarks: throughput_gan, throughput_vae, throughput_diffusion, extraction, transfer_gan, transfer_vae, budget_gan,
 budget_vae, budget_diffusion, sweep_gan, tutorial_gan, seeds_gan, seeds_lora, seeds_lora_vae, seeds_vae, seeds_style,
-sweep_diffusion, seeds_diffusion, prose, notebooks (`--only` also takes the
+seeds_lessons, sweep_diffusion, seeds_diffusion, prose, notebooks (`--only` also takes the
 prefixes `throughput`, `transfer` and `seeds`). Results are written after every benchmark; rows of benchmarks a run
 does not measure (`--only`, or an interrupted run) are kept from the output's previous `results.json`, each table
 saying which run measured it.
@@ -51,6 +51,7 @@ BENCHMARKS = (
     "seeds_lora_vae",
     "seeds_vae",
     "seeds_style",
+    "seeds_lessons",
     "sweep_diffusion",
     "seeds_diffusion",
     "prose",
@@ -83,6 +84,7 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         prose,
         seeds,
         seeds_diffusion,
+        seeds_lessons,
         seeds_style,
         seeds_vae,
         sweep,
@@ -123,6 +125,8 @@ def _run_one(name: str, scale: common.Scale, log) -> list[dict]:
         return seeds_vae.run(scale, log)
     if name == "seeds_style":
         return seeds_style.run(scale, log)
+    if name == "seeds_lessons":
+        return seeds_lessons.run(scale, log)
     if name == "sweep_diffusion":
         return sweep.run_diffusion(scale, log)
     if name == "seeds_diffusion":

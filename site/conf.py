@@ -2,8 +2,9 @@
 
 `make site` runs `site/prepare.py`, which copies this file, the pages, the guides and the notebooks (test markers
 removed, claim cells folded) into `build/site-source/`, with MathJax from npm, then builds `build/site/`.
-Set `REPOSITORY=https://github.com/<owner>/<name>` (and `BRANCH=`, default `main`) to add "Open in Colab" launch
-buttons and a repository link to every lesson page; without it the site has neither, rather than a wrong address.
+The public address in `pyproject.toml` (`make colab REPOSITORY=owner/name`), or `make site REPOSITORY=owner/name`
+(and `BRANCH=`, default `main`), adds "Open in Colab" launch buttons and a repository link to every lesson page;
+without one the site has neither, rather than a wrong address.
 """
 
 import os

@@ -5,8 +5,9 @@ markers (`# noqa: ...`) and claim cells, whose asserts re-check the prose when a
 markers are removed and each claim cell is folded behind a "Show code" toggle (myst-nb's `hide-input` tag), so
 the page reads as a lesson while every check stays one click away. Slider cells (`tgai.widgets.slider`) need a
 live kernel, so a static page leaves them out (`remove-cell`) with the notebook's saved widget state, which
-would load ipywidgets' scripts from a CDN; the prose beside each slider says what it shows. The notebooks
-themselves are not touched.
+would load ipywidgets' scripts from a CDN; the prose beside each slider says what it shows. Colab's setup cell and
+badge (`make colab`) are left out too: the site has its own launch buttons, and the badge is an image from another
+host. The notebooks themselves are not touched.
 
 Usage: python site/prepare.py SOURCE_FOLDER
 """
@@ -23,6 +24,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^\s*# NBVAL_[A-Z_]+\s*$")
 # `# noqa: E402  (why)` becomes `# why`: the lint code is for ruff, the reason is for the reader.
 LINT = re.compile(r"\s*# noqa(?:: [A-Z0-9, ]+)?(?:\s+\((?P<why>.*)\))?$")
+COLAB_SETUP = "# Colab only:"  # colab/configure.py's marker
+COLAB_BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.M)
 GUIDES = {"instructor.md": ROOT / "docs" / "instructor.md", "hub.md": ROOT / "docs" / "hub.md"}
 
 
@@ -42,9 +45,13 @@ def for_the_site(notebook: dict) -> dict:
     """The notebook with test markers removed from its code, claim cells folded and slider cells left out."""
     notebook.get("metadata", {}).pop("widgets", None)
     for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = COLAB_BADGE.sub("", "".join(cell["source"]))
         if cell["cell_type"] != "code":
             continue
-        if "tgai.widgets.slider(" in "".join(cell["source"]):
+        if "".join(cell["source"]).startswith(COLAB_SETUP):
+            cell.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
+        elif "tgai.widgets.slider(" in "".join(cell["source"]):
             cell.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
             cell["outputs"] = []
         elif is_claim_cell(cell):

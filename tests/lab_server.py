@@ -34,7 +34,8 @@ def running_lab(
 
     Args:
         tmp_path: Folder for Jupyter's runtime and config, so that the test never reads or writes the user's.
-        notebook_dir: Serve this folder instead of `notebooks/` (a copy, when the test runs or saves notebooks).
+        notebook_dir: Serve this folder as it is (a copy, when the test runs or saves notebooks). Without it,
+            `make lab` serves its working copy of the lessons, made in `tmp_path / "work"`.
         timeout: Seconds to wait for the server.
         environment: Variables to set for the lab and its kernels (e.g. `TGAI_HOME`), over this process's.
     """
@@ -52,6 +53,8 @@ def running_lab(
     command = ["make", "-s", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}"]
     if notebook_dir is not None:
         command.append(f"NOTEBOOK_DIR={notebook_dir}")
+    else:
+        command.append(f"WORK={tmp_path / 'work'}")
     process = subprocess.Popen(
         command,
         cwd=ROOT,

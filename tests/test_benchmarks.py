@@ -452,3 +452,73 @@ def test_tiny_diffusion_seeds_run_records_every_quantity_lesson_06_asserts(tmp_p
         assert 0 <= rows[name]["median"] <= 1
     assert rows["full_seconds"]["unit"] == "s" and rows["full_seconds"]["median"] > 0
     assert "prior weight 1" in rows["full_kid"]["notes"]
+
+
+def test_seeds_lessons_bounds_each_claimed_quantity_and_counts_the_seeds_that_broke_a_claim(monkeypatch):
+    import dataclasses
+
+    from benchmarks import seeds_lessons
+
+    monkeypatch.setenv("TGAI_PROFILE", "class")
+    scale = dataclasses.replace(common.SCALES["tiny"], seed_count=3)
+
+    def measure(lesson, seed):
+        if lesson == "01_feature_extraction" and seed == 1:
+            return {"failed": 1.0, "error": "AssertionError: with this seed, ..."}
+        # Every quantity just inside its bound, except lesson 00's real-vs-real KID on seed 2.
+        values = {}
+        for name, (_, bound) in seeds_lessons.CLAIMS[lesson].items():
+            symbol, number = bound.split()
+            values[name] = float(number) + (0.5 if symbol.startswith(">") else -0.5)
+        if lesson == "00_setup" and seed == 2:
+            values["|KID x1000|, held-out vs target pool"] = 2.5
+        return {"failed": 0.0, **values}
+
+    rows = {row["name"]: row for row in seeds_lessons.run(scale, log=lambda line: None, measure=measure)}
+    kid = rows["00 |KID x1000|, held-out vs target pool"]
+    assert kid["samples"] == [1.5, 1.5, 2.5] and kid["goal"] == "< 2" and kid["goal_met"] is False
+    assert rows["00 every claim cell passed (1 yes, 0 no)"]["goal_met"] is True
+    probe = rows["01 probe, 1 label per class: lowest method"]
+    assert probe["repeats"] == 2 and probe["goal_met"] is True, "a failed seed has no values to show"
+    passed = rows["01 every claim cell passed (1 yes, 0 no)"]
+    assert passed["samples"] == [1.0, 0.0, 1.0] and passed["goal_met"] is False
+    assert "seed 1: AssertionError" in passed["notes"]
+    assert seeds_lessons.holds(3.0, ">= 3") and not seeds_lessons.holds(3.0, "> 3")
+
+
+def test_seeds_lessons_reads_only_names_its_lessons_define():
+    # The quantities are evaluated in the lesson's namespace after its last cell: a renamed variable would make
+    # every seed's run fail. Every name an expression reads must be assigned in the lesson's code, or be built in.
+    import ast
+    import builtins
+
+    import nbformat
+
+    from benchmarks import seeds_lessons
+
+    for lesson, claims in seeds_lessons.CLAIMS.items():
+        notebook = nbformat.read(ROOT / "notebooks" / f"{lesson}.ipynb", as_version=4)
+        assigned = set(dir(builtins))
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                for node in ast.walk(ast.parse(cell.source)):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        assigned.add(node.id)
+                    elif isinstance(node, ast.FunctionDef | ast.Import | ast.ImportFrom):
+                        names = [node.name] if isinstance(node, ast.FunctionDef) else node.names
+                        assigned.update(
+                            name if isinstance(name, str) else (name.asname or name.name).split(".")[0]
+                            for name in names
+                        )
+        for name, (expression, bound) in claims.items():
+            tree = ast.parse(expression, mode="eval")
+            local = {
+                target.id
+                for node in ast.walk(tree)
+                if isinstance(node, ast.comprehension)
+                for target in ast.walk(node.target)
+                if isinstance(target, ast.Name)
+            }
+            read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - local
+            assert read <= assigned, f"{lesson}: {name!r} reads {read - assigned}, which the lesson never assigns"
+            assert seeds_lessons.holds(0.0, bound) in (True, False)

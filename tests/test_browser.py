@@ -72,6 +72,12 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
     parameters = next(cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", []))
     assert "SEED = 0" in "".join(parameters["source"])
     parameters["source"] = "".join(parameters["source"]).replace("SEED = 0", f"SEED = {SEED}")
+    # A training progress bar, left open so that the page still shows it: JupyterLab should draw it as a widget,
+    # without tqdm's "IProgress not found" warning (ipywidgets is declared and installed).
+    bar = "import tgai.training\n\nbar = tgai.training.ProgressBar(10, 'training')\nbar.on_start(0)\nbar.on_step(4, {})"
+    notebook["cells"].append(
+        {"cell_type": "code", "execution_count": None, "id": "bar", "metadata": {}, "outputs": [], "source": bar}
+    )
     (copy / LESSON).write_text(json.dumps(notebook))
     count = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
     with chromium() as browser, running_lab(tmp_path, notebook_dir=copy, environment={"TGAI_HOME": str(home)}) as base:
@@ -101,6 +107,7 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
             "prompts": _prompts(browser),
             "text": browser.find_element("css selector", ".jp-Notebook").text,
             "figures": len(browser.find_elements("css selector", ".jp-RenderedImage img")),
+            "widgets": len(browser.find_elements("css selector", ".jp-OutputArea-output .jupyter-widgets")),
             "body": browser.find_element("tag name", "body").text,
         }
 
@@ -155,6 +162,8 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(instructor):
     assert page["figures"] >= 4, f"lesson 00 draws at least 4 figures; the browser shows {page['figures']}"
     # The kit's JupyterLab settings (jupyterlab/overrides.json) keep the news popup away.
     assert "official Jupyter news" not in page["body"]
+    assert page["widgets"], "the training progress bar should be drawn as a widget"
+    assert "TqdmWarning" not in page["text"] and "IProgress not found" not in page["text"], page["text"][-500:]
 
 
 def test_a_learner_runs_lesson_00_with_another_seed_from_a_read_only_shared_layer_without_writing_to_it(

@@ -63,3 +63,30 @@ def test_note_numbers(notes, label, expected):
 def test_a_label_without_a_number_names_the_row_and_the_label():
     with pytest.raises(ValueError, match=r"row 'n10'.*label='KID x1000'"):
         measured.note_numbers({"name": "n10", "notes": "digits covered 10"}, "KID x1000")
+
+
+def test_claim_table_shows_each_quantitys_range_over_seeds_and_names_the_broken_ones(tmp_path):
+    def row(name, samples, goal, met):
+        return {
+            "benchmark": "seeds_lessons", "name": name, "unit": "", "repeats": len(samples), "samples": samples,
+            "min": min(samples), "median": sorted(samples)[len(samples) // 2], "max": max(samples), "goal": goal,
+            "goal_met": met,
+        }  # fmt: skip
+
+    path = write(
+        tmp_path,
+        [
+            row("00 KID shift ratio", [30.0, 250.0, 300.0], "> 20", True),
+            row("00 judge on real digits", [0.8, 0.9, 0.95], "> 0.85", False),
+            row("01 something else", [1.0], "> 0", True),
+        ],
+    )
+    table, broken = measured.claim_table("seeds_lessons", prefix="00 ", results_file=path)
+    lines = table.splitlines()
+    assert lines[0].split() == ["quantity", "lowest", "median", "highest", "claim", "seeds"]
+    assert lines[1].startswith("KID shift ratio") and lines[1].split()[-4:] == ["300", ">", "20", "3"]
+    assert len(lines) == 3 and broken == ["judge on real digits"]
+    table, broken = measured.claim_table("seeds_lessons", prefix="02 ", results_file=path)
+    assert "run `python benchmarks/run.py --only seeds_lessons`" in table and broken == []
+    with pytest.raises(TypeError, match="prefix must be a string"):
+        measured.claim_table("seeds_lessons", prefix=0, results_file=path)

@@ -18,6 +18,14 @@ def _code_cells(notebook):
     return [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "".join(cell["source"]).strip()]
 
 
+# The Colab setup cell (colab/configure.py, `make colab`) comes before the lesson's own cells and runs only on Colab.
+COLAB_SETUP = "# Colab only:"
+
+
+def _lesson_code_cells(notebook):
+    return [cell for cell in _code_cells(notebook) if not "".join(cell["source"]).startswith(COLAB_SETUP)]
+
+
 def _output_text(output):
     parts = [output.get("text", "")]
     for mime, value in output.get("data", {}).items():
@@ -98,9 +106,12 @@ def test_structure(notebook):
     ]
     assert sum(line.startswith("# ") for line in headings) == 1, f"{path.name}: exactly one H1"
     assert "Estimated time" in first, f"{path.name}: the overview states the estimated time"
-    code = _code_cells(content)
+    assert "".join(_code_cells(content)[0]["source"]).startswith(COLAB_SETUP), (
+        f"{path.name}: the first code cell is Colab's setup cell (`make colab` writes it)"
+    )
+    code = _lesson_code_cells(content)
     assert "parameters" in code[0].get("metadata", {}).get("tags", []), (
-        f"{path.name}: first code cell is the parameters cell"
+        f"{path.name}: the first code cell after Colab's setup cell is the parameters cell"
     )
     assert "SEED = " in "".join(code[0]["source"])
     assert "tgai.setup(" in "".join(code[1]["source"]), f"{path.name}: second code cell calls tgai.setup"
@@ -113,7 +124,7 @@ def _markdown(content):
 
 def test_readable_figures_one_kernel_name_one_time_estimate(notebook):
     path, content = notebook
-    setup = "".join(_code_cells(content)[1]["source"])
+    setup = "".join(_lesson_code_cells(content)[1]["source"])
     dpi = re.search(r'figure\.dpi"\] = (\d+)', setup)
     assert dpi and int(dpi.group(1)) >= 100, (
         f"{path.name}: set plt.rcParams['figure.dpi'] to at least 100 in the setup cell"
@@ -144,3 +155,16 @@ def test_claim_messages_speak_to_learners(notebook):
     path, content = notebook
     code = "\n".join("".join(cell["source"]) for cell in _code_cells(content))
     assert "update the prose" not in code, f"{path.name}: an assertion message should tell a learner what happened"
+
+
+def test_code_lines_fit_the_page(notebook):
+    # 88 characters: what the site shows without a sideways scroll (`ruff format notebooks` wraps code at 88).
+    path, content = notebook
+    long = [
+        f"cell {index}: {line[:60]}..."
+        for index, cell in enumerate(content["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if len(line) > 88
+    ]
+    assert not long, f"{path.name}: code lines over 88 characters: {long}"

@@ -62,6 +62,25 @@ def test_make_lab_serves_lab_on_loopback(tmp_path):
     assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False, defaults
 
 
+@pytest.mark.integration
+def test_make_lab_opens_a_working_copy_and_make_reset_restores_it(tmp_path):
+    work = tmp_path / "work"
+    lessons = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    with running_lab(tmp_path) as base:
+        with urllib.request.urlopen(f"{base}/api/contents", timeout=10) as response:
+            served = sorted(item["name"] for item in json.loads(response.read())["content"])
+    assert served == lessons, f"make lab should serve a copy of every lesson, and only that: {served}"
+    # A learner's saved edits stay in the copy; a second `make lab` keeps them; `make reset` restores the lesson.
+    (work / lessons[0]).write_text("{}")
+    (work / "mine.ipynb").write_text("{}")
+    with running_lab(tmp_path):
+        pass
+    assert (work / lessons[0]).read_text() == "{}"
+    subprocess.run(["make", "-s", "reset", f"WORK={work}"], cwd=ROOT, check=True, capture_output=True)
+    assert (work / lessons[0]).read_bytes() == (ROOT / "notebooks" / lessons[0]).read_bytes()
+    assert (work / "mine.ipynb").read_text() == "{}", "make reset keeps the learner's other files"
+
+
 def _interpreter(version):
     """The pyenv Python of `version` (e.g. "3.10"), or None where pyenv lacks it."""
     try:
@@ -184,6 +203,17 @@ def test_the_memory_and_times_the_guides_quote_are_the_benchmarks():
     )
 
 
+def test_the_readme_and_the_instructor_guide_quote_one_time_for_make_test():
+    def quoted(guide):
+        text = " ".join((ROOT / guide).read_text().split())
+        return set(re.findall(r"(?:`make test`[^.]*?|it takes)\W+about (\d+) minutes", text))
+
+    assert quoted("README.md") and quoted("README.md") == quoted("docs/instructor.md"), (
+        f"README says {quoted('README.md')} minutes for make test, the instructor's guide "
+        f"{quoted('docs/instructor.md')}"
+    )
+
+
 def _pins(relative):
     pins = {}
     for line in (ROOT / relative).read_text().splitlines():
@@ -237,3 +267,13 @@ def test_ruff_is_clean_and_the_package_is_formatted():
         text=True,
     )
     assert layout.returncode == 0, f"run `ruff format tgai tests benchmarks conftest.py`:\n{layout.stdout[-3000:]}"
+
+
+def test_the_hub_image_recipe_keeps_local_environments_out_and_copies_lessons_at_start_up():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "build", "work", ".git"} <= set(ignored), "COPY . must not send a local environment"
+    guide = (ROOT / "docs" / "hub.md").read_text()
+    dockerfile = guide.split("```dockerfile", 1)[1].split("```", 1)[0]
+    # Z2JH mounts the learner's volume over the home folder: a copy made there at build time would be hidden.
+    assert "/home/" not in dockerfile, "the image must not copy the lessons into the home folder at build time"
+    assert "postStart" in guide and "cp -r /opt/tgai/notebooks ~/tgai" in guide

@@ -27,7 +27,7 @@ from lab_server import ROOT
 pytestmark = [pytest.mark.integration, requires_chromium]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # A stand-in address: the test checks how launch buttons are built from it, not that it exists.
-REPOSITORY = "https://github.com/example-owner/tgai"
+REPOSITORY = "example-owner/tgai"  # owner/name, as `make site REPOSITORY=` takes it
 
 
 def _plain(text):
@@ -184,3 +184,32 @@ def test_pages_need_no_other_host_and_show_no_test_markers(site, browser):
     # Claim cells are folded, not removed: lesson 06 has several, each behind a toggle.
     browser.get(f"{site}/06_latent_diffusion.html")
     assert browser.find_elements("css selector", "div.tag_hide-input"), "lesson 06's claim cells should be folded"
+
+
+def test_self_checks_are_folded_and_code_fits_the_page(site, browser):
+    for page in NOTEBOOKS:
+        browser.get(f"{site}/{page.stem}.html")
+        article = browser.find_element("css selector", "article")
+        headings = [heading.text for heading in article.find_elements("css selector", "h2")]
+        assert any(heading.startswith("Self-check") for heading in headings), f"{page.stem}.html: no self-check"
+        answers = [
+            details
+            for details in article.find_elements("css selector", "details")
+            if details.find_element("css selector", "summary").text == "Answer"
+        ]
+        assert len(answers) >= 2, f"{page.stem}.html: the self-check needs two answers or more; found {len(answers)}"
+        # Folded: the answer's text is not shown until its summary is clicked.
+        hidden = answers[0].get_attribute("textContent").replace("Answer", "", 1).strip()[:40]
+        assert hidden and hidden not in article.text, f"{page.stem}.html: an answer shows before it is opened"
+        answers[0].find_element("css selector", "summary").click()
+        assert hidden.split()[0] in answers[0].text, f"{page.stem}.html: an opened answer shows nothing"
+        text = article.get_attribute("textContent")
+        assert "Colab only:" not in text, f"{page.stem}.html shows Colab's setup cell, which the site's button replaces"
+        code = [
+            line
+            for block in article.find_elements("css selector", "div.cell_input pre")
+            for line in block.get_attribute("textContent").splitlines()
+        ]
+        assert code, f"{page.stem}.html: no code cell found"
+        long = [line for line in code if len(line) > 88]
+        assert not long, f"{page.stem}.html: code lines over 88 characters scroll sideways: {long[:3]}"

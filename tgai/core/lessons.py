@@ -82,9 +82,20 @@ def load(path=LIST) -> list[Lesson]:
     return lessons
 
 
+READING_WORDS_PER_MINUTE = 200
+
+
 def readme_map(lessons) -> str:
-    rows = ["| notebook | what you do | CPU time (class profile, 2 cores) |", "| --- | --- | --- |"]
-    rows += [f"| `{lesson.notebook}` | {lesson.does} | {lesson.cpu} |" for lesson in lessons]
+    rows = [
+        f"| notebook | what you do | reading ({READING_WORDS_PER_MINUTE} words a minute) | "
+        "CPU time (class profile, 2 cores) |",
+        "| --- | --- | --- | --- |",
+    ]
+    rows += [
+        f"| `{lesson.notebook}` | {lesson.does} | ~{round(lesson.markdown_words / READING_WORDS_PER_MINUTE)} min | "
+        f"{lesson.cpu} |"
+        for lesson in lessons
+    ]
     return "\n".join(rows)
 
 

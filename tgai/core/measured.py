@@ -69,3 +69,47 @@ def note_numbers(row: dict, label: str) -> tuple[float, ...]:
             f"label={label!r}; received notes={notes!r}. Re-run its benchmark with today's benchmarks/ code."
         )
     return tuple(float(number) for number in found.groups() if number is not None)
+
+
+def claim_table(benchmark: str, prefix: str = "", results_file: pathlib.Path | str | None = None) -> tuple[str, list]:
+    """The spread over seeds of each quantity a lesson's claim cells bound, from a seeds benchmark's rows.
+
+    Introduced in lesson 00's "How these claims were checked": a claim cell tests one run, the benchmark ran the
+    lesson once per seed (`seeds_lessons`), and this table shows the lowest, median and highest value over those
+    seeds beside the bound the claim cell asserts.
+
+    Args:
+        benchmark: The seeds benchmark's name, such as `"seeds_lessons"`.
+        prefix: Only rows whose name starts with it (`"00 "` for lesson 00); it is left out of the table.
+        results_file: The results file to read; the clone's `benchmarks/results.json` by default.
+
+    Returns:
+        `(text, broken)`: the table as text (or a line saying how to measure it, when no rows are committed),
+        and the names of the rows where some seed missed the bound.
+    """
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a string such as '00 '; received {prefix!r}.")
+    chosen = {
+        name[len(prefix) :]: row for name, row in rows(benchmark, results_file).items() if name.startswith(prefix)
+    }
+    if not chosen:
+        return (
+            f"benchmarks/results.json holds no {benchmark} rows starting {prefix!r}: "
+            f"run `python benchmarks/run.py --only {benchmark}`."
+        ), []
+    width = max(len(name) for name in chosen) + 2
+    lines = [f"{'quantity':{width}s}{'lowest':>9s}{'median':>9s}{'highest':>9s}   claim   seeds"]
+    broken = []
+    for name, row in chosen.items():
+        lines.append(
+            f"{name:{width}s}{_short(row['min'])}{_short(row['median'])}{_short(row['max'])}   "
+            f"{row.get('goal') or '-':7s} {row['repeats']}"
+        )
+        if row.get("goal_met") is False:
+            broken.append(name)
+    return "\n".join(lines), broken
+
+
+def _short(value: float) -> str:
+    """A number in 9 characters, with 3 significant digits."""
+    return f"{value:9.3g}"
