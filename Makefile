@@ -227,7 +227,7 @@ bench-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check tgai tests benchmarks conftest.py
+	$(BIN)/ruff format --check tgai tests benchmarks conftest.py colab site notebooks
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache tgai.egg-info

@@ -115,6 +115,7 @@ def test_select_expands_prefixes_and_rejects_unknown_names():
         "seeds_lora_vae",
         "seeds_vae",
         "seeds_style",
+        "seeds_lessons",
         "seeds_diffusion",
     ]
     with pytest.raises(SystemExit, match="unknown benchmark 'speed'"):
@@ -248,7 +249,7 @@ def test_readme_performance_section_is_inserted_once_then_replaced(tmp_path):
     readme.write_text("# Kit\n\n## Other make targets\n\ntext\n\n## Troubleshooting\n\n- tip\n")
     result = common.row(
         "throughput_gan",
-        "tgai_xla_vs_hand",
+        "tgai_xla_vs_hand_xla",
         "tgai fit",
         "steps/s",
         [9.0],

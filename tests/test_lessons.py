@@ -16,8 +16,17 @@ def test_the_list_names_every_notebook_once_in_order():
     on_disk = sorted(path.name for path in lessons.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     assert listed == on_disk, "notebooks/lessons.toml must list every NN_*.ipynb once, in order"
     for lesson in lessons.load():
-        assert lesson.title and lesson.prose_words > 0 and lesson.compute_seconds > 0
-        assert len(lesson.short) <= 30 and lesson.does.strip() and lesson.cpu.endswith("min")
+        assert lesson.title and lesson.prose_words > 0
+        assert len(lesson.short) <= 30 and lesson.does.strip() and lesson.compute_where.strip()
+
+
+def test_the_tables_state_each_lessons_measured_time():
+    seconds = lessons.measured_seconds(ROOT / "benchmarks" / "results.json")
+    texts = lessons.generated()
+    for lesson in lessons.load():
+        assert lesson.name in seconds, f"{lesson.name} has no notebooks row: run `benchmarks/run.py --only notebooks`"
+        assert f"| {seconds[lesson.name]:.0f} s |" in texts["README.md"].split(f"`{lesson.notebook}`", 1)[1]
+        assert f"| {lesson.number} {lesson.short} | {seconds[lesson.name]:.0f} s |" in texts["docs/instructor.md"]
 
 
 def test_generated_tables_are_current():
@@ -51,6 +60,8 @@ def test_a_file_without_markers_is_refused_with_the_fix(tmp_path):
         target.write_text((ROOT / file).read_text())
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "lessons.toml").write_text(lessons.LIST.read_text())
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "results.json").write_text((ROOT / "benchmarks" / "results.json").read_text())
     assert lessons.stale(tmp_path) == []
     (tmp_path / "site" / "index.md").write_text("# no table here\n")
     try:

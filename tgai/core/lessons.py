@@ -32,8 +32,6 @@ class Lesson:
     notebook: str
     short: str
     does: str
-    cpu: str
-    compute_seconds: int
     compute_where: str
     bad_parameters: tuple = ()
 
@@ -83,36 +81,56 @@ def load(path=LIST) -> list[Lesson]:
 
 
 READING_WORDS_PER_MINUTE = 200
+_NOT_MEASURED = "not measured yet"
 
 
-def readme_map(lessons) -> str:
+def _seconds(lesson, seconds: dict) -> str:
+    """The lesson's wall time from the benchmark file, as the tables state it."""
+    return f"{seconds[lesson.name]:.0f} s" if lesson.name in seconds else _NOT_MEASURED
+
+
+def readme_map(lessons, seconds: dict) -> str:
     rows = [
         f"| notebook | what you do | reading ({READING_WORDS_PER_MINUTE} words a minute) | "
-        "CPU time (class profile, 2 cores) |",
+        "compute (class profile, idle 2-core CPU) |",
         "| --- | --- | --- | --- |",
     ]
     rows += [
         f"| `{lesson.notebook}` | {lesson.does} | ~{round(lesson.markdown_words / READING_WORDS_PER_MINUTE)} min | "
-        f"{lesson.cpu} |"
+        f"{_seconds(lesson, seconds)} |"
         for lesson in lessons
     ]
     return "\n".join(rows)
 
 
-def site_toc(lessons) -> str:
+def site_toc(lessons, seconds: dict) -> str:
     return "\n".join(
         ["```{toctree}", ":maxdepth: 1", ":caption: Lessons", "", *(lesson.name for lesson in lessons), "```"]
     )
 
 
-def instructor_table(lessons) -> str:
+def instructor_table(lessons, seconds: dict) -> str:
     rows = ["| lesson | compute | where the compute goes | prose |", "| --- | --- | --- | --- |"]
     for lesson in lessons:
         rows.append(
-            f"| {lesson.number} {lesson.short} | {lesson.compute_seconds} s | {lesson.compute_where} | "
+            f"| {lesson.number} {lesson.short} | {_seconds(lesson, seconds)} | {lesson.compute_where} | "
             f"{lesson.prose_words:,} words |"
         )
+    total = sum(seconds.get(lesson.name, 0.0) for lesson in lessons)
+    words = sum(lesson.markdown_words for lesson in lessons)
+    rows.append(f"| all {len(lessons)} | {total / 60:.0f} min | | {round(words / 100) * 100:,} words |")
     return "\n".join(rows)
+
+
+def measured_seconds(results_file) -> dict[str, float]:
+    """Each lesson's wall time, `{notebook name: seconds}`, from the `notebooks` rows of a benchmark file.
+
+    The README and the instructor's guide state these, so that one set of times is quoted everywhere:
+    `benchmarks/run.py --only notebooks` measures them (headless, a fresh kernel each, class profile).
+    """
+    from tgai.core import measured
+
+    return {name: row["median"] for name, row in measured.rows("notebooks", results_file).items() if name != "total"}
 
 
 # Which generated table goes in which file, under which marker name.
@@ -134,10 +152,11 @@ def _replace(text: str, name: str, table: str, file: str) -> str:
 def generated(root=ROOT) -> dict[str, str]:
     """Every file that holds a generated table, as it should read now: `{path relative to root: text}`."""
     lessons = load(pathlib.Path(root) / "notebooks" / "lessons.toml")
+    seconds = measured_seconds(pathlib.Path(root) / "benchmarks" / "results.json")
     result = {}
     for file, (name, render) in TABLES.items():
         text = (pathlib.Path(root) / file).read_text()
-        result[file] = _replace(text, name, render(lessons), file)
+        result[file] = _replace(text, name, render(lessons, seconds), file)
     return result
 
 
