@@ -75,9 +75,16 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
     # A training progress bar, left open so that the page still shows it: JupyterLab should draw it as a widget,
     # without tqdm's "IProgress not found" warning (ipywidgets is declared and installed).
     bar = "import tgai.training\n\nbar = tgai.training.ProgressBar(10, 'training')\nbar.on_start(0)\nbar.on_step(4, {})"
-    notebook["cells"].append(
-        {"cell_type": "code", "execution_count": None, "id": "bar", "metadata": {}, "outputs": [], "source": bar}
+    # A slider as the lessons draw them (tgai.widgets.slider), over three frames: moved below, it must redraw.
+    frames = (
+        "import numpy as np\nimport tgai.widgets\n\nframes = tgai.widgets.Frames(\n"
+        "    [np.full((4, 8, 8, 1), index / 2, np.float32) for index in range(3)], ['one', 'two', 'three']\n)\n"
+        "tgai.widgets.slider(frames, 'frame', 'slider check')"
     )
+    for name, source in (("bar", bar), ("slider", frames)):
+        notebook["cells"].append(
+            {"cell_type": "code", "execution_count": None, "id": name, "metadata": {}, "outputs": [], "source": source}
+        )
     (copy / LESSON).write_text(json.dumps(notebook))
     count = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
     with chromium() as browser, running_lab(tmp_path, notebook_dir=copy, environment={"TGAI_HOME": str(home)}) as base:
@@ -102,14 +109,40 @@ def _run_in_browser(tmp_path: pathlib.Path, home: pathlib.Path) -> dict:
             assert not failed, f"a cell failed in the browser: {failed[0][:500]}"
             assert time.time() < deadline, f"cells still running after 300 s: {_prompts(browser)}"
             time.sleep(0.5)
+        slid = _move_the_slider(browser)
         return {
             "count": count,
+            "slid": slid,
             "prompts": _prompts(browser),
             "text": browser.find_element("css selector", ".jp-Notebook").text,
             "figures": len(browser.find_elements("css selector", ".jp-RenderedImage img")),
             "widgets": len(browser.find_elements("css selector", ".jp-OutputArea-output .jupyter-widgets")),
             "body": browser.find_element("tag name", "body").text,
         }
+
+
+def _move_the_slider(browser) -> dict:
+    """Press the left arrow on the last cell's slider; return its readout and drawn image before and after."""
+    from selenium.webdriver.common.keys import Keys
+
+    cell = browser.find_elements("css selector", ".jp-Notebook .jp-CodeCell")[-1]
+
+    def state():
+        readouts = cell.find_elements("css selector", ".widget-readout")
+        images = cell.find_elements("css selector", ".jp-OutputArea-output img")
+        return {
+            "readout": readouts[0].text if readouts else None,
+            "image": images[-1].get_attribute("src") if images else None,
+        }
+
+    before = _wait(lambda: state() if state()["image"] else None, 60, "the slider's first drawing")
+    cell.find_element("css selector", ".noUi-handle").send_keys(Keys.ARROW_LEFT)
+    deadline = time.time() + 30
+    after = state()
+    while after["image"] == before["image"] and time.time() < deadline:
+        time.sleep(0.5)
+        after = state()
+    return {"before": before, "after": after}
 
 
 def _papermill(output: pathlib.Path, environment: dict, parameters: dict | None = None) -> dict:
@@ -163,6 +196,11 @@ def test_lesson_00_runs_in_jupyterlab_in_a_real_browser(instructor):
     # The kit's JupyterLab settings (jupyterlab/overrides.json) keep the news popup away.
     assert "official Jupyter news" not in page["body"]
     assert page["widgets"], "the training progress bar should be drawn as a widget"
+    slid = page["slid"]
+    assert slid["before"]["readout"] == "2" and slid["after"]["readout"] == "1", slid
+    assert slid["after"]["image"] and slid["after"]["image"] != slid["before"]["image"], (
+        "moving the slider should redraw the figure"
+    )
     assert "TqdmWarning" not in page["text"] and "IProgress not found" not in page["text"], page["text"][-500:]
 
 
