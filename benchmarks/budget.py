@@ -40,12 +40,16 @@ QUALITY = common.GAN_QUALITY  # balanced recognisability at least, KID x 1000 (j
 VAE_LEVELS = (200.0, 175.0)  # held-out -ELBO, nats per image: where the source starts, and past scratch at N=30
 
 
-def _seconds_to_reach(run, seconds_per_step):
-    """Training seconds until the first evaluated step at QUALITY, and whether it was reached."""
-    for step, values in run.history:
+def _seconds_to_quality(history, last_step: int, seconds_per_step: float) -> tuple[float, bool]:
+    """Training seconds until the first evaluated step at QUALITY, and whether it was reached.
+
+    `history` holds `(step, {"balanced": ..., "kid": ...})` in training order; a run that never gets there counts
+    as its whole length, `last_step`.
+    """
+    for step, values in history:
         if common.at_quality(values):
             return step * seconds_per_step, True
-    return run.steps[-1] * seconds_per_step, False
+    return last_step * seconds_per_step, False
 
 
 def run(scale: common.Scale, log=print) -> list[dict]:
@@ -113,7 +117,10 @@ def run(scale: common.Scale, log=print) -> list[dict]:
                 )
             )
         reached = {
-            name: [_seconds_to_reach(run_, per_step) for run_, per_step in zip(runs[name], seconds[name], strict=True)]
+            name: [
+                _seconds_to_quality(run_.history, run_.steps[-1], per_step)
+                for run_, per_step in zip(runs[name], seconds[name], strict=True)
+            ]
             for name in runs
         }
         unreached = {name: sum(not hit for _, hit in reached[name]) for name in runs}
@@ -229,12 +236,11 @@ def _diffusion_seed(models, source, count: int, steps: int, eval_every: int, sam
 
 
 def _diffusion_seconds_to_quality(values: dict, strategy: str, steps: list[int]) -> tuple[float, bool]:
-    """Training seconds until the first evaluated step at the GAN's QUALITY, and whether it was reached."""
-    per_step = values[f"{strategy}_seconds"] / steps[-1]
-    for step in steps:
-        if common.at_quality({name: values[f"{strategy}_{name}_step{step}"] for name in ("balanced", "kid")}):
-            return step * per_step, True
-    return steps[-1] * per_step, False
+    """`_seconds_to_quality` for one diffusion run, from its per-step values as `per_seed` keeps them."""
+    history = [
+        (step, {name: values[f"{strategy}_{name}_step{step}"] for name in ("balanced", "kid")}) for step in steps
+    ]
+    return _seconds_to_quality(history, steps[-1], values[f"{strategy}_seconds"] / steps[-1])
 
 
 def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
@@ -244,7 +250,6 @@ def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
     two committed networks and the settings, so that a run that stops part-way resumes at the next seed.
     """
     import tgai
-    from tgai.core import checkpoints
     from tgai.models import diffusion
 
     profile = tgai.profile()
@@ -256,8 +261,7 @@ def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
         "full": diffusion.make("full", source=source, learning_rate=diffusion.FINE_TUNE_LEARNING_RATE)[0],
         "scratch": diffusion.make("scratch", source=source, learning_rate=diffusion.LEARNING_RATE)[0],
     }
-    manifest = checkpoints.manifest()
-    key = manifest["autoencoder"]["sha256"][:12] + "-" + manifest["diffusion"]["sha256"][:12]
+    key = common.checkpoints_key("autoencoder", "diffusion")
     evaluated_steps = list(range(0, steps + 1, eval_every))
     rows = []
     for count in scale.transfer_counts:

@@ -320,6 +320,17 @@ def per_seed(benchmark: str, key: str, settings: str, seeds, measure, keep: bool
         yield seed, values
 
 
+def checkpoints_key(*names: str) -> str:
+    """`per_seed`'s key for values that depend on committed checkpoints: the start of each one's sha256.
+
+    A retrained checkpoint changes the key, so values measured with the old one are measured again.
+    """
+    from tgai.core import checkpoints
+
+    manifest = checkpoints.manifest()
+    return "-".join(manifest[name]["sha256"][:12] for name in names)
+
+
 def collect(measured: dict[str, float], into: dict[str, list[float]]) -> dict[str, list[float]]:
     """Append one seed's `{name: value}` to `into`'s lists, by name; return `into`."""
     for name, value in measured.items():

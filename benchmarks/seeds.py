@@ -192,7 +192,6 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
     resumed and finished.
     """
     import tgai
-    from tgai.core import checkpoints
     from tgai.models import gan
 
     profile = tgai.profile()
@@ -205,7 +204,7 @@ def run_lora(scale: common.Scale, log=print) -> list[dict]:
         f"0-{scale.seed_count - 1}"
     )
     # Kept values are reused only for the same source checkpoint and settings: a retrained source starts afresh.
-    source_sha256 = checkpoints.manifest()["gan"]["sha256"][:12]
+    source_sha256 = common.checkpoints_key("gan")
     source = gan.load_source()
     values: dict[str, list[float]] = {}
     for seed, measured in common.per_seed(

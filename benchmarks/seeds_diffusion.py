@@ -101,15 +101,13 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     two committed networks and the settings, so that a run that stops part-way resumes at the next seed.
     """
     import tgai
-    from tgai.core import checkpoints
     from tgai.models import diffusion
 
     profile = tgai.profile()
     steps = scale.seeds_steps or profile.diffusion_steps
     samples = profile.diffusion_samples if scale.name == "full" else scale.kid_samples
     source = diffusion.load_source()
-    manifest = checkpoints.manifest()
-    key = manifest["autoencoder"]["sha256"][:12] + "-" + manifest["diffusion"]["sha256"][:12]
+    key = common.checkpoints_key("autoencoder", "diffusion")
     values: dict[str, list[float]] = {}
     for seed, measured in common.per_seed(
         "seeds_diffusion",

@@ -108,7 +108,6 @@ def run(scale: common.Scale, log=print) -> list[dict]:
 
     import tgai
     from tgai import backbones, perceptual
-    from tgai.core import checkpoints
     from tgai.models import vae
 
     profile = tgai.profile()
@@ -123,8 +122,7 @@ def run(scale: common.Scale, log=print) -> list[dict]:
             "judge": perceptual.FeatureLoss(layers=("block2_conv2",)),
         }
     sources = {"near": vae.load_source(), "far": vae.load_source(checkpoint="vae_letters")}
-    manifest = checkpoints.manifest()
-    key = manifest["vae"]["sha256"][:12] + "-" + manifest["vae_letters"]["sha256"][:12]
+    key = common.checkpoints_key("vae", "vae_letters")
     values: dict[str, list[float]] = {}
     for seed, measured in common.per_seed(
         "seeds_vae",

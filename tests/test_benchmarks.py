@@ -523,3 +523,14 @@ def test_seeds_lessons_reads_only_names_its_lessons_define():
             read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - local
             assert read <= assigned, f"{lesson}: {name!r} reads {read - assigned}, which the lesson never assigns"
             assert seeds_lessons.holds(0.0, bound) in (True, False)
+
+
+def test_seconds_to_quality_count_the_first_evaluation_there_and_a_miss_as_the_whole_run():
+    from benchmarks import budget
+
+    good, poor = {"balanced": 0.9, "kid": 0.001}, {"balanced": 0.1, "kid": 0.2}
+    assert budget._seconds_to_quality([(0, poor), (10, good), (20, good)], 20, 0.5) == (5.0, True)
+    assert budget._seconds_to_quality([(0, poor), (10, poor)], 20, 0.5) == (10.0, False)
+    values = {"full_seconds": 40.0, "full_balanced_step10": 0.1, "full_kid_step10": 0.2}
+    values |= {"full_balanced_step20": 0.9, "full_kid_step20": 0.001}
+    assert budget._diffusion_seconds_to_quality(values, "full", [10, 20]) == (40.0, True)
