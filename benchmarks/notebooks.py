@@ -30,23 +30,35 @@ _EXECUTE = """
 import json, resource, sys
 import papermill
 papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", cwd=sys.argv[3], progress_bar=False,
-log_output=False, parameters=json.loads(sys.argv[4]))
+log_output=False, parameters=json.loads(sys.argv[4]), allow_errors=sys.argv[5] == "1")
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the kernel, reaped when papermill shut it down
 print(json.dumps({"peak_rss_bytes": usage.ru_maxrss * 1024, "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
 
 
-def execute(path: pathlib.Path, output: pathlib.Path, parameters: dict | None = None) -> dict:
+def execute(
+    path: pathlib.Path, output: pathlib.Path, parameters: dict | None = None, allow_errors: bool = False
+) -> dict:
     """Execute one notebook in a fresh kernel; return the kernel's peak resident memory and CPU seconds.
 
     `parameters` override the notebook's parameters cell, as `papermill -p` does (`{"SEED": 3}`). Relative paths
-    resolve from `notebooks/`, wherever the notebook itself lies.
+    resolve from `notebooks/`, wherever the notebook itself lies. With `allow_errors` the cells after a failing
+    one still run (the failure is still raised at the end).
 
     Raises:
         RuntimeError: with the last line of the error when the notebook fails.
     """
     run = subprocess.run(
-        [sys.executable, "-c", _EXECUTE, str(path), str(output), str(NOTEBOOKS), json.dumps(parameters or {})],
+        [
+            sys.executable,
+            "-c",
+            _EXECUTE,
+            str(path),
+            str(output),
+            str(NOTEBOOKS),
+            json.dumps(parameters or {}),
+            "1" if allow_errors else "0",
+        ],
         capture_output=True,
         text=True,
     )

@@ -90,3 +90,11 @@ def test_claim_table_shows_each_quantitys_range_over_seeds_and_names_the_broken_
     assert "run `python benchmarks/run.py --only seeds_lessons`" in table and broken == []
     with pytest.raises(TypeError, match="prefix must be a string"):
         measured.claim_table("seeds_lessons", prefix=0, results_file=path)
+
+
+def test_every_seed_the_lessons_were_run_with_met_every_claimed_bound():
+    # Lessons 00 and 01 print this table; a committed seeds_lessons run that broke a claim must fail here.
+    for prefix in ("00 ", "01 "):
+        table, broken = measured.claim_table("seeds_lessons", prefix=prefix)
+        assert "seeds_lessons rows" not in table, "benchmarks/results.json should hold the seeds_lessons rows"
+        assert broken == [], f"lesson {prefix.strip()}: a seed broke {broken}"
