@@ -18,6 +18,7 @@ import pathlib
 import tempfile
 
 from benchmarks import common, notebooks
+from tgai.core import lessons
 
 BENCHMARK = "seeds_lessons"
 
@@ -201,6 +202,6 @@ def _source_key(lesson: str) -> str:
     trees = [
         ast.dump(ast.parse(cell.source))
         for cell in notebook.cells
-        if cell.cell_type == "code" and not cell.source.startswith("# Colab only:")
+        if cell.cell_type == "code" and not lessons.is_colab_setup(cell)
     ]
     return hashlib.sha256("\n".join(trees).encode()).hexdigest()[:12]

@@ -25,11 +25,13 @@ import re
 import sys
 import tomllib
 
+from tgai.core import lessons
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 README = ROOT / "README.md"
 NOTEBOOKS = ROOT / "notebooks"
-SETUP_MARKER = "# Colab only:"
+SETUP_MARKER = lessons.COLAB_SETUP_MARKER
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"^\[!\[Open In Colab\]\(" + re.escape(BADGE_IMAGE) + r"\)\]\([^)]*\)\n\n?", re.M)
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
@@ -121,11 +123,6 @@ def badge(address: str, notebook_path: str) -> str:
     return f"[![Open In Colab]({BADGE_IMAGE})]({target}/blob/main/{notebook_path})\n\n"
 
 
-def is_setup_cell(cell) -> bool:
-    """Whether `cell` (a notebook cell, as a dict) is the Colab setup cell this script writes."""
-    return cell["cell_type"] == "code" and "".join(cell["source"]).startswith(SETUP_MARKER)
-
-
 def _with_badge(text: str, line: str) -> str:
     """`text` (a markdown cell or the README) with its badge replaced by `line` (`""`: removed), after the H1."""
     text = BADGE.sub("", text)
@@ -142,7 +139,7 @@ def configure_notebook(notebook, name: str, address: str):
     cells = notebook.cells
     cells[0].source = _with_badge(cells[0].source, badge(address, f"notebooks/{name}") if address else "")
     source = setup_cell_source(address)
-    existing = [cell for cell in cells if is_setup_cell(cell)]
+    existing = [cell for cell in cells if lessons.is_colab_setup(cell)]
     if existing:
         existing[0].source = source
     else:

@@ -20,11 +20,12 @@ import re
 import shutil
 import sys
 
+from tgai.core import lessons
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MARKER = re.compile(r"^\s*# NBVAL_[A-Z_]+\s*$")
 # `# noqa: E402  (why)` becomes `# why`: the lint code is for ruff, the reason is for the reader.
 LINT = re.compile(r"\s*# noqa(?:: [A-Z0-9, ]+)?(?:\s+\((?P<why>.*)\))?$")
-COLAB_SETUP = "# Colab only:"  # colab/configure.py's marker
 COLAB_BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.M)
 GUIDES = {"instructor.md": ROOT / "docs" / "instructor.md", "hub.md": ROOT / "docs" / "hub.md"}
 
@@ -49,7 +50,7 @@ def for_the_site(notebook: dict) -> dict:
             cell["source"] = COLAB_BADGE.sub("", "".join(cell["source"]))
         if cell["cell_type"] != "code":
             continue
-        if "".join(cell["source"]).startswith(COLAB_SETUP):
+        if lessons.is_colab_setup(cell):
             cell.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")
         elif "tgai.widgets.slider(" in "".join(cell["source"]):
             cell.setdefault("metadata", {}).setdefault("tags", []).append("remove-cell")

@@ -14,6 +14,8 @@ import types
 import nbformat
 import pytest
 
+from tgai.core import lessons
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 _SPEC = importlib.util.spec_from_file_location("colab_configure", ROOT / "colab" / "configure.py")
 configure = importlib.util.module_from_spec(_SPEC)
@@ -46,7 +48,7 @@ def test_without_an_address_no_badge_points_anywhere_and_the_cell_asks_for_an_up
     notebook = configure.configure_notebook(_notebook(), "03_lesson.ipynb", "")
     assert "colab.research.google.com" not in notebook.cells[0].source
     setup = notebook.cells[1]
-    assert configure.is_setup_cell(setup) and 'release = ""' in setup.source and "files.upload()" in setup.source
+    assert lessons.is_colab_setup(setup) and 'release = ""' in setup.source and "files.upload()" in setup.source
     assert "parameters" in notebook.cells[2].metadata["tags"], "the setup cell goes before the parameters cell"
 
 
@@ -63,7 +65,7 @@ def test_with_an_address_a_badge_opens_the_lesson_and_the_cell_installs_the_rele
     assert max(len(line) for line in notebook.cells[1].source.splitlines()) <= 88, "the page shows 88 characters"
     # Run again with the same address: nothing is added twice. Then without it: the badge goes.
     again = configure.configure_notebook(notebook, "03_lesson.ipynb", address)
-    assert sum(configure.is_setup_cell(cell) for cell in again.cells) == 1
+    assert sum(lessons.is_colab_setup(cell) for cell in again.cells) == 1
     assert again.cells[0].source.count("colab-badge.svg") == 1
     removed = configure.configure_notebook(again, "03_lesson.ipynb", "")
     assert removed.cells[0].source == "# 03 · A lesson\n\nWhat it teaches."

@@ -8,6 +8,8 @@ import re
 import nbformat
 import pytest
 
+from tgai.core import lessons
+
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MAX_BYTES = 2 * 1024 * 1024
 # Absolute paths of this machine type and of common home folders, and the current user's name.
@@ -18,12 +20,8 @@ def _code_cells(notebook):
     return [cell for cell in notebook["cells"] if cell["cell_type"] == "code" and "".join(cell["source"]).strip()]
 
 
-# The Colab setup cell (colab/configure.py, `make colab`) comes before the lesson's own cells and runs only on Colab.
-COLAB_SETUP = "# Colab only:"
-
-
 def _lesson_code_cells(notebook):
-    return [cell for cell in _code_cells(notebook) if not "".join(cell["source"]).startswith(COLAB_SETUP)]
+    return [cell for cell in _code_cells(notebook) if not lessons.is_colab_setup(cell)]
 
 
 def _output_text(output):
@@ -106,7 +104,7 @@ def test_structure(notebook):
     ]
     assert sum(line.startswith("# ") for line in headings) == 1, f"{path.name}: exactly one H1"
     assert "Estimated time" in first, f"{path.name}: the overview states the estimated time"
-    assert "".join(_code_cells(content)[0]["source"]).startswith(COLAB_SETUP), (
+    assert lessons.is_colab_setup(_code_cells(content)[0]), (
         f"{path.name}: the first code cell is Colab's setup cell (`make colab` writes it)"
     )
     code = _lesson_code_cells(content)

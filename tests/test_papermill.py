@@ -26,17 +26,12 @@ def _parameters_cell(cells):
     return tagged[0]
 
 
-def _is_colab_setup(cell):
-    # Colab's setup cell (`make colab`) comes first and does nothing outside Colab.
-    return "".join(cell["source"]).startswith("# Colab only:")
-
-
 def test_every_notebook_has_one_parameters_cell_with_seed():
     for path in [lesson.path for lesson in lessons.load()]:
         cells = json.loads(path.read_text())["cells"]
         parameters = _parameters_cell(cells)
         assert "SEED = 0" in "".join(parameters["source"]), f"{path.name}: SEED = 0 is the default"
-        code = [cell for cell in cells if cell["cell_type"] == "code" and not _is_colab_setup(cell)]
+        code = [cell for cell in cells if cell["cell_type"] == "code" and not lessons.is_colab_setup(cell)]
         assert code[0] is parameters, f"{path.name}: the parameters cell is the first code cell after Colab's"
         assert "tgai.setup(seed=SEED)" in "".join(code[1]["source"]), f"{path.name}: the setup cell comes next"
 
@@ -46,7 +41,7 @@ def _run_setup_cells(notebook: str, parameters: dict) -> dict:
     cells = [
         cell
         for cell in json.loads((NOTEBOOKS / notebook).read_text())["cells"]
-        if cell["cell_type"] == "code" and not _is_colab_setup(cell)
+        if cell["cell_type"] == "code" and not lessons.is_colab_setup(cell)
     ]
     injected = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
     namespace = {"__name__": "__main__"}

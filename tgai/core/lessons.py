@@ -23,6 +23,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 LIST = NOTEBOOKS / "lessons.toml"
 _END = "<!-- end of lessons -->"
+# The first line of Colab's setup cell (colab/configure.py, `make colab`): the cell comes before each lesson's own
+# code and does nothing outside Colab, so the site, the tests and the seeds benchmark all leave it out.
+COLAB_SETUP_MARKER = "# Colab only:"
+
+
+def is_colab_setup(cell) -> bool:
+    """Whether `cell` (a notebook cell: a dict or an nbformat node) is Colab's setup cell."""
+    source = cell["source"]
+    return cell["cell_type"] == "code" and ("".join(source) if isinstance(source, list) else source).startswith(
+        COLAB_SETUP_MARKER
+    )
 
 
 @dataclasses.dataclass(frozen=True)
