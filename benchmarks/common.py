@@ -146,15 +146,26 @@ SCALES = {
 }
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (or the platform's guess elsewhere)."""
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The CPU model name from /proc/cpuinfo (or the platform's guess elsewhere), with its family and model numbers.
+
+    Virtual machines of one type may run on several processors under one generic name ("Intel(R) Xeon(R)
+    Processor"), and the lessons' times differ by half between them (lesson 06: 155 s on one, 262 s on another), so
+    rows name the processor by its numbers too.
+    """
     try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        cpuinfo = pathlib.Path("/proc/cpuinfo").read_text() if cpuinfo is None else cpuinfo
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    fields = {}
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip().lower(), value.strip())
+    if "model name" not in fields:
+        return platform.processor() or platform.machine()
+    labels = {"cpu family": "family", "model": "model"}
+    numbers = [f"{label} {fields[key]}" for key, label in labels.items() if key in fields]
+    return fields["model name"] + (f" ({', '.join(numbers)})" if numbers else "")
 
 
 def gpu_names() -> list[str]:

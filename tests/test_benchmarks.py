@@ -536,3 +536,10 @@ def test_seconds_to_quality_count_the_first_evaluation_there_and_a_miss_as_the_w
     values = {"full_seconds": 40.0, "full_balanced_step10": 0.1, "full_kid_step10": 0.2}
     values |= {"full_balanced_step20": 0.9, "full_kid_step20": 0.001}
     assert budget._diffusion_seconds_to_quality(values, "full", [10, 20]) == (40.0, True)
+
+
+def test_cpu_model_names_the_processor_by_its_family_and_model_numbers():
+    # One machine type runs on processors that share a generic name; their numbers tell the rows apart.
+    cpuinfo = "processor\t: 0\ncpu family\t: 6\nmodel\t\t: 167\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+    assert common.cpu_model(cpuinfo * 2) == "Intel(R) Xeon(R) Processor (family 6, model 167)"
+    assert common.cpu_model("model name\t: Some CPU\n") == "Some CPU"
