@@ -265,11 +265,16 @@ def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
     evaluated_steps = list(range(0, steps + 1, eval_every))
     rows = []
     for count in scale.transfer_counts:
+        recipe = (
+            f"N={count} drawn with each seed; batch {min(profile.diffusion_batch_size, count)}; full at "
+            f"{diffusion.FINE_TUNE_LEARNING_RATE:g}, scratch at {diffusion.LEARNING_RATE:g}; {samples} samples per "
+            f"evaluation, {diffusion.SAMPLING_STEPS} DDIM steps"
+        )
         values: dict[str, list[float]] = {}
         for seed, measured in common.per_seed(
             "budget_diffusion",
             key,
-            f"n{count}-{steps}steps-every{eval_every}-{samples}samples",
+            f"n{count}-{steps}steps-every{eval_every}-{samples}samples-{common.recipe_key(recipe)}",
             range(scale.seed_count),
             lambda seed, count=count: _diffusion_seed(models, source, count, steps, eval_every, samples, seed),
             keep=scale.name == "full",
@@ -288,11 +293,7 @@ def run_diffusion(scale: common.Scale, log=print) -> list[dict]:
                 + f"; KID at step {steps} full {measured[f'full_kid_step{steps}']:.1f} scratch "
                 f"{measured[f'scratch_kid_step{steps}']:.1f}"
             )
-        setting = (
-            f"N={count} drawn with each seed; batch {min(profile.diffusion_batch_size, count)}; full at "
-            f"{diffusion.FINE_TUNE_LEARNING_RATE:g}, scratch at {diffusion.LEARNING_RATE:g}; {samples} samples per "
-            f"evaluation, {diffusion.SAMPLING_STEPS} DDIM steps; one run each per seed, seeds 0-{scale.seed_count - 1}"
-        )
+        setting = f"{recipe}; one run each per seed, seeds 0-{scale.seed_count - 1}"
         for step in evaluated_steps[1:]:
             for name, unit, label in DIFFUSION_MEASURES:
                 rows.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import pathlib
@@ -329,6 +330,16 @@ def per_seed(benchmark: str, key: str, settings: str, seeds, measure, keep: bool
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 kept.write_text(json.dumps(values))
         yield seed, values
+
+
+def recipe_key(recipe: str) -> str:
+    """A short hash of a benchmark's recipe as its rows describe it, for `per_seed`'s settings.
+
+    Steps and sample counts alone do not name a recipe: a new batch size or learning rate with the same steps
+    would read back values measured with the old one. Hashing the description the rows print (without the list of
+    seeds, so that more seeds reuse the ones kept) makes any change it states a new measurement.
+    """
+    return hashlib.sha256(recipe.encode()).hexdigest()[:10]
 
 
 def checkpoints_key(*names: str) -> str:

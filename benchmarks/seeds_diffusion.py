@@ -108,11 +108,17 @@ def run(scale: common.Scale, log=print) -> list[dict]:
     samples = profile.diffusion_samples if scale.name == "full" else scale.kid_samples
     source = diffusion.load_source()
     key = common.checkpoints_key("autoencoder", "diffusion")
+    recipe = (
+        f"N={TARGET_COUNT} drawn with each seed; {steps} steps at batch {BATCH_SIZE}; full at "
+        f"{diffusion.FINE_TUNE_LEARNING_RATE:g}, scratch at {diffusion.LEARNING_RATE:g}, LoRA rank {LORA_RANK} at "
+        f"{diffusion.LORA_LEARNING_RATE:g}, prior weight {PRIOR_WEIGHT:g}; {samples} samples, "
+        f"{diffusion.SAMPLING_STEPS} DDIM steps unless named"
+    )
     values: dict[str, list[float]] = {}
     for seed, measured in common.per_seed(
         "seeds_diffusion",
         key,
-        f"{steps}steps-{samples}samples",
+        f"{steps}steps-{samples}samples-{common.recipe_key(recipe)}",
         range(scale.seed_count),
         lambda seed: _seed(seed, source, steps, samples),
         keep=scale.name == "full",
@@ -125,12 +131,7 @@ def run(scale: common.Scale, log=print) -> list[dict]:
             f"{measured['scratch_kid']:.1f}; "
             f"glyph judge full {measured['full_glyph_balanced']:.2f} prior {measured['prior_glyph_balanced']:.2f}"
         )
-    setting = (
-        f"N={TARGET_COUNT} drawn with each seed; {steps} steps at batch {BATCH_SIZE}; full at "
-        f"{diffusion.FINE_TUNE_LEARNING_RATE:g}, scratch at {diffusion.LEARNING_RATE:g}, LoRA rank {LORA_RANK} at "
-        f"{diffusion.LORA_LEARNING_RATE:g}, prior weight {PRIOR_WEIGHT:g}; {samples} samples, "
-        f"{diffusion.SAMPLING_STEPS} DDIM steps unless named; one run per seed, seeds 0-{scale.seed_count - 1}"
-    )
+    setting = f"{recipe}; one run per seed, seeds 0-{scale.seed_count - 1}"
     return [
         common.row(
             "seeds_diffusion",

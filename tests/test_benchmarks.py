@@ -543,3 +543,9 @@ def test_cpu_model_names_the_processor_by_its_family_and_model_numbers():
     cpuinfo = "processor\t: 0\ncpu family\t: 6\nmodel\t\t: 167\nmodel name\t: Intel(R) Xeon(R) Processor\n"
     assert common.cpu_model(cpuinfo * 2) == "Intel(R) Xeon(R) Processor (family 6, model 167)"
     assert common.cpu_model("model name\t: Some CPU\n") == "Some CPU"
+
+
+def test_recipe_key_changes_with_what_the_rows_describe_and_nothing_else():
+    lesson_recipe = "N=100 drawn with each seed; 600 steps at batch 32; full at 0.002"
+    assert common.recipe_key(lesson_recipe) == common.recipe_key(str(lesson_recipe))
+    assert common.recipe_key(lesson_recipe) != common.recipe_key(lesson_recipe.replace("batch 32", "batch 16"))
