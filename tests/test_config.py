@@ -88,7 +88,8 @@ def test_both_profiles_have_every_setting():
 
 def test_an_unknown_setting_lists_the_registered_ones():
     with pytest.raises(
-        AttributeError, match=r"Profile has no setting 'gan_stepz'\. Registered settings: .*gan_eval_every, gan_seeds, gan_steps"
+        AttributeError,
+        match=r"Profile has no setting 'gan_stepz'\. Registered settings: .*gan_eval_every, gan_seeds, gan_steps",
     ) as caught:
         config.PROFILES["class"].gan_stepz  # noqa: B018
     assert all(setting in str(caught.value) for setting in config._SETTINGS)
